@@ -1,0 +1,91 @@
+"""Bytes -> pixels: read an image file safely, whatever a user (or an attacker) sends.
+
+Only raster formats people actually send are opened (PNG, JPEG, GIF, BMP, WebP, TIFF). The
+declared size is checked before any pixel is decoded, so a decompression bomb costs
+nothing. EXIF orientation is applied, animations give their first frame, and large images
+are reduced while decoding (JPEG draft mode) to a working size that is plenty for one digit.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
+
+FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "WEBP", "TIFF")
+MAX_PIXELS = 40_000_000  # declared width x height; a 40 MP phone photo still passes
+WORKING_SIZE = 512  # longest side kept after decoding
+
+_SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+
+
+def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Image file bytes -> uint8 array (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
+    if not data:
+        raise UnsupportedImage("The file is empty.")
+    with warnings.catch_warnings():
+        # Our own size limit replaces Pillow's bomb warning; an error stays an error.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+        except Image.DecompressionBombError:
+            raise ImageTooLarge(_too_large_message(None, max_pixels)) from None
+        except Image.UnidentifiedImageError:
+            raise UnsupportedImage(f"This is not an image we can read: send {_SUPPORTED}.") from None
+        except Exception:  # Pillow's plugins raise many types on malformed headers
+            raise UnsupportedImage(f"The image header is corrupt: send {_SUPPORTED}.") from None
+
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise UnsupportedImage("The image has no pixels (its width or height is 0).")
+        if width * height > max_pixels:
+            raise ImageTooLarge(_too_large_message(image.size, max_pixels))
+        try:
+            if image.format in ("JPEG", "MPO"):
+                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: far faster.
+                scale = WORKING_SIZE / max(width, height)
+                if scale < 1:
+                    image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _to_standard_mode(image)
+            if max(image.size) > WORKING_SIZE:
+                image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BILINEAR)
+            return np.asarray(image)
+        except MemoryError:
+            raise ImageTooLarge(_too_large_message(image.size, max_pixels)) from None
+        except Exception:  # truncated data, bad chunks, broken EXIF ...
+            raise UnsupportedImage(
+                "The image file is truncated or corrupt: its pixels cannot be read."
+            ) from None
+
+
+def _to_standard_mode(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> L, RGB or RGBA, keeping transparency and 16-bit range."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+        return Image.fromarray(scaled.astype(np.uint8))
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        "transparency" in image.info
+    )
+    if has_alpha:
+        return image.convert("RGBA")
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+def _too_large_message(size: tuple[int, int] | None, max_pixels: int) -> str:
+    declared = f" declares {size[0]:,} × {size[1]:,} pixels and" if size else ""
+    return (
+        f"The image{declared} is too large: the limit is {max_pixels / 1e6:.0f} megapixels. "
+        "Send a smaller image."
+    )

@@ -1,0 +1,213 @@
+"""Pixels -> the 28x28 image an MNIST model expects.
+
+MNIST digits are light ink on black, scaled so the longest side of the digit fits 20 px
+(aspect ratio kept, anti-aliased), and placed in 28x28 so their centre of mass sits at the
+centre. User images are anything but: dark ink on paper or light ink on black, transparent
+canvases, coloured ink, uneven light, specks, borders, a small digit somewhere in a big
+photo. Each step below removes one of those differences:
+
+    ink_map         colour/alpha/polarity -> one channel, ink bright, even background
+    find_ink        threshold, drop specks and border clutter, refuse blanks, dots, noise
+    to_28x28        crop to the ink, even out stroke width, scale to 20 px, centre by mass
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitrec.engine.errors import NoDigitFound
+
+MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: blank
+MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
+MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
+MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
+SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
+TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
+THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
+
+
+@dataclass(frozen=True)
+class Ink:
+    """Ink found in an image: a soft ink image in [0, 1] and the labelled pieces kept."""
+
+    image: np.ndarray  # float32 (H, W), ink 1, background 0
+    labels: np.ndarray  # int32 (H, W), connected component id per pixel, 0 = none
+    kept: tuple[int, ...]  # ids of the components that belong to digits
+    boxes: dict[int, tuple[int, int, int, int]]  # id -> (x, y, width, height)
+    areas: dict[int, int]  # id -> pixel count
+
+
+def to_mnist_28x28(image: np.ndarray) -> np.ndarray:
+    """Decoded pixels (grey, RGB or RGBA uint8) -> float32 (28, 28) in [0, 1], MNIST style."""
+    ink = find_ink(ink_map(image))
+    return to_28x28(ink.image, np.isin(ink.labels, ink.kept))
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """One float32 channel, 0 on the background and growing with ink contrast (max 255)."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = _flatten_alpha(image)
+    pixels = image.astype(np.float32)
+    sample = pixels[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)]
+    grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
+    low, median, high = np.percentile(grey, [1, 50, 99])
+    sign = 1.0 if median - low >= high - median else -1.0  # +1: ink darker than paper
+
+    background = np.median(sample.reshape(-1, 1 if sample.ndim == 2 else 3), axis=0)
+    signed = (background - pixels) * sign
+    if signed.ndim == 3:
+        signed = signed.max(axis=2)  # coloured ink differs most in one channel
+    return np.clip(signed - _uneven_background(signed), 0, 255)
+
+
+def find_ink(ink: np.ndarray) -> Ink:
+    """Threshold the ink map, keep the components that make up digits, refuse non-digits."""
+    peak = float(cv2.blur(ink, (3, 3)).max())  # the strongest ink, ignoring lone pixels
+    if peak < MIN_CONTRAST:
+        raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
+    scaled = np.clip(ink * (255.0 / peak), 0, 255).astype(np.uint8)
+    sigma = max(0.8, min(ink.shape) / 200)
+    smooth = cv2.GaussianBlur(scaled, (0, 0), sigma)
+    threshold, mask = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    ids = [i + 1 for i in np.flatnonzero(areas >= SPECK_FRACTION * areas.max())]
+    height, width = mask.shape
+
+    def touches_border(i: int) -> bool:
+        x, y, w, h = stats[i, :4]
+        return x == 0 or y == 0 or x + w == width or y + h == height
+
+    inside = [i for i in ids if not touches_border(i)]
+    if inside and sum(areas[i - 1] for i in inside) >= 0.2 * areas.max():
+        ids = inside  # frame lines, paper edges and shadows touch the border; digits need not
+    kept_mask = np.isin(labels, ids)
+    x, y, w, h = cv2.boundingRect(kept_mask.astype(np.uint8))
+    # Strokes are clearly apart from the paper around them; noise and texture are not.
+    margin_x, margin_y = w // 10 + 2, h // 10 + 2
+    around = smooth[max(0, y - margin_y) : y + h + margin_y, max(0, x - margin_x) : x + w + margin_x]
+    if len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
+        raise NoDigitFound(
+            "No clear pen strokes were found: the image looks like noise or texture."
+        )
+    if max(w, h) < MIN_DIGIT_TO_STROKE * stroke_width(kept_mask):
+        raise NoDigitFound("Only a dot or a blob was found, not a digit.")
+
+    floor = threshold * 0.5
+    soft = np.clip((scaled.astype(np.float32) - floor) / (255.0 - floor), 0, 1)
+    near_kept = cv2.dilate(kept_mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    return Ink(
+        image=soft * near_kept,
+        labels=np.where(near_kept > 0, _grow_labels(labels, ids), 0).astype(np.int32),
+        kept=tuple(int(i) for i in ids),
+        boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
+        areas={int(i): int(areas[i - 1]) for i in ids},
+    )
+
+
+def to_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Crop ``ink`` to ``mask``, fit the longest side to 20 px, centre by mass in 28x28."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    digit = ink[y : y + h, x : x + w] * mask[y : y + h, x : x + w]
+
+    relative = stroke_width(mask[y : y + h, x : x + w]) / max(w, h)
+    if relative < THIN_STROKE:
+        # Thin pen strokes would fade to faint lines at 20 px: thicken them first.
+        grow = int(round((TARGET_STROKE - relative) * max(w, h)))
+        if grow >= 2:
+            digit = np.pad(digit, grow)
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1))
+            digit = cv2.dilate(digit, kernel)
+            h, w = digit.shape
+
+    scale = 20.0 / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(digit.astype(np.float32), size, interpolation=interpolation)
+    if small.max() > 0:
+        small /= small.max()
+
+    out = np.zeros((28, 28), np.float32)
+    top, left = (28 - size[1]) // 2, (28 - size[0]) // 2
+    out[top : top + size[1], left : left + size[0]] = small
+    moments = cv2.moments(out)
+    if moments["m00"] > 0:
+        dx = int(round(14 - moments["m10"] / moments["m00"]))
+        dy = int(round(14 - moments["m01"] / moments["m00"]))
+        # Keep the digit inside the frame, as MNIST does.
+        dx = int(np.clip(dx, -left, 28 - left - size[0]))
+        dy = int(np.clip(dy, -top, 28 - top - size[1]))
+        out = np.roll(out, (dy, dx), axis=(0, 1))
+    return np.clip(out, 0, 1)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Average stroke width of a binary mask: area / half its outline length."""
+    mask = mask.astype(np.uint8)
+    area = int(mask.sum())
+    if area == 0:
+        return 0.0
+    outline = area - int(cv2.erode(mask, np.ones((3, 3), np.uint8)).sum())
+    return 2.0 * area / max(outline, 1)
+
+
+def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
+    """Composite onto the background that contrasts with the opaque pixels."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    rgb = rgba[..., :3].astype(np.float32)
+    if alpha.min() > 0.98:
+        return rgba[..., :3]
+    opaque = alpha[..., 0] > 0.5
+    if not opaque.any():
+        return np.zeros(rgb.shape, np.uint8)  # fully transparent: blank
+    luma = rgb[opaque] @ np.float32([0.299, 0.587, 0.114])
+    background = 255.0 if luma.mean() < 128 else 0.0  # dark strokes go on white
+    return (rgb * alpha + background * (1 - alpha)).astype(np.uint8)
+
+
+def _uneven_background(signed: np.ndarray) -> np.ndarray:
+    """Slowly varying background level (shadows, light gradients), or 0 where there is none.
+
+    A grey opening wider than any stroke removes the strokes and keeps the light; it is
+    done on a ~64 px thumbnail for speed. Only a background that covers much of the image
+    counts: a large blob of ink is not lighting.
+    """
+    factor = max(1, min(signed.shape) // 64)
+    if factor < 2:
+        return np.zeros_like(signed)
+    small = cv2.resize(
+        signed, (signed.shape[1] // factor, signed.shape[0] // factor), interpolation=cv2.INTER_AREA
+    )
+    size = max(3, min(small.shape) // 4) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    spread = float(np.percentile(small, 99.5) - np.percentile(small, 1))
+    lifted = opened - float(np.percentile(small, 1))
+    if spread <= 0 or (lifted > 0.08 * spread).mean() < 0.3:
+        return np.full_like(signed, np.percentile(small, 1))
+    opened = cv2.GaussianBlur(opened, (0, 0), size / 4)
+    return cv2.resize(opened, (signed.shape[1], signed.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _separation(image: np.ndarray, threshold: float) -> float:
+    """Otsu's separability: how much of the grey-level variance the threshold explains."""
+    values = image.astype(np.float32).ravel()
+    total = values.var()
+    if total == 0:
+        return 0.0
+    above = values > threshold
+    share = above.mean()
+    if share in (0.0, 1.0):
+        return 0.0
+    between = share * (1 - share) * (values[above].mean() - values[~above].mean()) ** 2
+    return float(between / total)
+
+
+def _grow_labels(labels: np.ndarray, ids: list[int]) -> np.ndarray:
+    """Labels of kept components, extended one pixel so anti-aliased edges keep their id."""
+    kept = np.where(np.isin(labels, ids), labels, 0).astype(np.uint16)
+    return np.maximum(kept, cv2.dilate(kept, np.ones((3, 3), np.uint8)))

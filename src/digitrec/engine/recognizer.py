@@ -1,0 +1,113 @@
+"""Run the digit model with ONNX Runtime: load once, predict batches, return result objects.
+
+No TensorFlow here: the model was exported to ONNX at training time, so the server starts
+fast and stays small.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from digitrec.engine.decode import decode
+from digitrec.engine.errors import ModelNotFound
+from digitrec.engine.preprocess import to_mnist_28x28
+from digitrec.engine.segment import DigitBox, split_digits
+
+DEFAULT_MODEL = "digitrec.onnx"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model says about one 28x28 image."""
+
+    digit: int
+    confidence: float
+    uncertain: bool
+    probabilities: tuple[float, ...]  # ten values, digits 0-9, summing to 1
+    input_28x28: np.ndarray  # float32 (28, 28) in [0, 1]: exactly what the model saw
+    box: DigitBox | None = None  # where the digit is in the original image (multi-digit)
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """Several digits read left to right."""
+
+    number: str
+    digits: tuple[Prediction, ...]
+
+    @property
+    def uncertain(self) -> bool:
+        return any(d.uncertain for d in self.digits)
+
+
+def shipped_model_path() -> Path:
+    return Path(str(resources.files("digitrec") / "models" / DEFAULT_MODEL))
+
+
+class Recognizer:
+    """Holds one ONNX Runtime session; thread-safe for concurrent ``predict`` calls."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1):
+        import onnxruntime as ort
+
+        self.model_path = Path(model_path) if model_path else shipped_model_path()
+        card_path = self.model_path.with_suffix(".json")
+        try:
+            # The model card is optional (a freshly exported model has none yet).
+            self.card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            options = ort.SessionOptions()
+            # One thread per request: a server runs one worker process per core instead.
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(
+                str(self.model_path), options, providers=["CPUExecutionProvider"]
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelNotFound(f"Cannot load the model {self.model_path}: {exc}") from None
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelNotFound(f"{self.model_path} is not a valid ONNX model: {exc}") from None
+        self._input = self._session.get_inputs()[0].name
+        self.version = str(self.card.get("version", "unknown"))
+        self.uncertain_below = float(self.card.get("uncertain_below", 0.5))
+
+    def predict_tensors(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities."""
+        batch = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+        return self._session.run(None, {self._input: batch})[0]
+
+    def predict_28x28(self, images: list[np.ndarray]) -> list[Prediction]:
+        """Prediction objects for preprocessed 28x28 images, run as one batch."""
+        if not images:
+            return []
+        probabilities = self.predict_tensors(np.stack(images))
+        return [self._prediction(p, image) for p, image in zip(probabilities, images)]
+
+    def recognize(self, data: bytes) -> Prediction:
+        """Image file bytes -> one digit. Raises the engine's typed errors."""
+        return self.predict_28x28([to_mnist_28x28(decode(data))])[0]
+
+    def read_number(self, data: bytes) -> NumberReading:
+        """Image file bytes -> all digits found, left to right."""
+        pieces = split_digits(decode(data))
+        predictions = self.predict_28x28([p.image for p in pieces])
+        digits = tuple(
+            Prediction(**{**pred.__dict__, "box": piece.box})
+            for pred, piece in zip(predictions, pieces)
+        )
+        return NumberReading("".join(str(d.digit) for d in digits), digits)
+
+    def _prediction(self, probabilities: np.ndarray, image: np.ndarray) -> Prediction:
+        digit = int(probabilities.argmax())
+        confidence = float(probabilities[digit])
+        return Prediction(
+            digit=digit,
+            confidence=confidence,
+            uncertain=confidence < self.uncertain_below,
+            probabilities=tuple(float(p) for p in probabilities),
+            input_28x28=image,
+        )

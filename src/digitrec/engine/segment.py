@@ -1,0 +1,69 @@
+"""One image -> several digits, left to right (a number such as "2024").
+
+The ink's connected pieces are grouped into digits by their horizontal extent: pieces that
+overlap in x belong to one digit (the detached bar of a 5, a broken stroke). Each group is
+then normalised exactly like a single digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitrec.engine.preprocess import find_ink, ink_map, to_28x28
+
+MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
+
+
+@dataclass(frozen=True)
+class DigitBox:
+    """Where a digit is, as fractions of the image's width and height (0-1)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class DigitPiece:
+    image: np.ndarray  # float32 (28, 28), MNIST style
+    box: DigitBox
+
+
+def split_digits(image: np.ndarray) -> list[DigitPiece]:
+    """Decoded pixels -> one MNIST-style 28x28 image per digit, ordered left to right."""
+    ink = find_ink(ink_map(image))
+    height, width = ink.image.shape
+    groups: list[list[int]] = []
+    spans: list[tuple[int, int]] = []
+    for piece in sorted(ink.kept, key=lambda i: ink.boxes[i][0]):
+        x, _, w, _ = ink.boxes[piece]
+        for group, (left, right) in zip(groups, spans):
+            overlap = min(right, x + w) - max(left, x)
+            if overlap >= MIN_OVERLAP * min(w, right - left):
+                group.append(piece)
+                break
+        else:
+            groups.append([piece])
+            spans.append((x, x + w))
+            continue
+        index = groups.index(group)
+        spans[index] = (min(spans[index][0], x), max(spans[index][1], x + w))
+
+    largest = max(sum(ink.areas[i] for i in g) for g in groups)
+    pieces = []
+    for group in groups:
+        if sum(ink.areas[i] for i in group) < 0.1 * largest:
+            continue  # a stray mark beside the number, not a digit
+        mask = np.isin(ink.labels, group)
+        ys, xs = np.nonzero(mask)
+        box = DigitBox(
+            x=xs.min() / width,
+            y=ys.min() / height,
+            width=(xs.max() + 1 - xs.min()) / width,
+            height=(ys.max() + 1 - ys.min()) / height,
+        )
+        pieces.append(DigitPiece(to_28x28(ink.image, mask), box))
+    return sorted(pieces, key=lambda p: p.box.x)

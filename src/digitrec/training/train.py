@@ -1,0 +1,193 @@
+"""Train the digit CNN on MNIST with Keras, export it to ONNX and write its model card.
+
+Reads top to bottom: hyper-parameters, data, model, training, calibration, export, card.
+This package (training/) is the only place that imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from digitrec.training import evaluate, mnist
+from digitrec.training.augment import Augmentation
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    epochs: int = 30
+    batch_size: int = 128
+    peak_learning_rate: float = 3e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    dropout: float = 0.3
+    validation_size: int = 5000  # held out from the 60k training images, for choosing
+    uncertain_share: float = 0.01  # share of validation digits we accept to flag "not sure"
+    seed: int = 20261121
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+
+def build_model(dropout: float):
+    """Batch-normalised conv stacks with strided 5x5 convs instead of pooling; logits out."""
+    import keras
+    from keras import layers
+
+    def conv(x, filters, size, strides=1, padding="valid"):
+        x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = conv(inputs, 32, 3)
+    x = conv(x, 32, 3)
+    x = conv(x, 32, 5, strides=2, padding="same")
+    x = layers.Dropout(dropout)(x)
+    x = conv(x, 64, 3)
+    x = conv(x, 64, 3)
+    x = conv(x, 64, 5, strides=2, padding="same")
+    x = layers.Dropout(dropout)(x)
+    x = conv(x, 128, 4)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    logits = layers.Dense(10, name="logits")(x)
+    return keras.Model(inputs, logits, name="digitrec_cnn")
+
+
+def train(
+    data_folder: str | None,
+    out: Path,
+    hp: Hyperparameters = Hyperparameters(),
+    limit: int | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: int = 1,
+) -> dict:
+    """Train, calibrate and export; returns the model card (also written beside ``out``)."""
+    import keras
+    import tensorflow as tf
+
+    from digitrec.training.augment import augment_batch
+
+    started = time.time()
+    keras.utils.set_random_seed(hp.seed)
+
+    # --- data: hold out a validation split; the test set is only for the final report.
+    data = mnist.load(data_folder)
+    order = np.random.default_rng(hp.seed).permutation(len(data.train_images))
+    val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
+    if limit:
+        train_idx = train_idx[:limit]
+        val_idx = val_idx[: max(limit // 5, 100)]
+    x_train, y_train = data.train_images[train_idx], data.train_labels[train_idx]
+    if extra is not None:
+        x_train = np.concatenate([x_train, extra[0]])
+        y_train = np.concatenate([y_train, extra[1]])
+    x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
+
+    def as_float(x):
+        return (x.astype("float32") / 255.0)[..., None]
+
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((as_float(x_train), y_train))
+        .shuffle(len(x_train), seed=hp.seed, reshuffle_each_iteration=True)
+        .batch(hp.batch_size)
+        .map(
+            lambda x, y: (augment_batch(x, hp.augmentation), tf.one_hot(y, 10)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        (as_float(x_val), tf.one_hot(y_val, 10))
+    ).batch(512)
+
+    # --- model and schedule: linear warm-up, then cosine decay to zero.
+    model = build_model(hp.dropout)
+    steps_per_epoch = math.ceil(len(x_train) / hp.batch_size)
+    warmup = min(hp.warmup_epochs, hp.epochs - 1) * steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=hp.peak_learning_rate / 10 if warmup else hp.peak_learning_rate,
+        decay_steps=max(hp.epochs * steps_per_epoch - warmup, 1),
+        warmup_target=hp.peak_learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=hp.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose)
+
+    # --- calibration: one temperature, fitted on the validation logits.
+    val_logits = model.predict(as_float(x_val), batch_size=512, verbose=0)
+    temperature = evaluate.fit_temperature(val_logits, y_val)
+    val_probs = evaluate.softmax(val_logits / temperature)
+    uncertain_below = float(np.quantile(val_probs.max(axis=1), hp.uncertain_share))
+
+    # --- export: logits / T -> softmax, so the ONNX file outputs calibrated probabilities.
+    inputs = keras.Input((28, 28, 1), name="image")
+    probabilities = keras.layers.Softmax(name="probabilities")(
+        keras.layers.Rescaling(1.0 / temperature)(model(inputs))
+    )
+    exported = keras.Model(inputs, probabilities)
+    exported.predict(np.zeros((1, 28, 28, 1), "float32"), verbose=0)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    exported.export(str(out), format="onnx", verbose=False)
+    train_seconds = time.time() - started
+
+    # --- the model card: measured through ONNX Runtime, the path the server uses.
+    test_probs = evaluate.onnx_probabilities(out, data.test_images)
+    test = evaluate.metrics(test_probs, data.test_labels)
+    import onnx
+    import onnxruntime
+
+    card = {
+        "name": "digitrec-cnn",
+        "version": time.strftime("%Y%m%d-%H%M%S", time.gmtime()),
+        "model_file": out.name,
+        "input": "float32 (N, 28, 28, 1), ink 1.0 on background 0.0, MNIST-style centring",
+        "output": "float32 (N, 10), calibrated probabilities of digits 0-9",
+        "test_accuracy": test["accuracy"],
+        "test_per_class_accuracy": test["per_class_accuracy"],
+        "test_confusion_matrix": test["confusion_matrix"],
+        "test_ece_15_bins": test["ece"],
+        "test_errors": test["errors"],
+        "validation_accuracy": float((val_probs.argmax(1) == y_val).mean()),
+        "validation_ece_15_bins": evaluate.expected_calibration_error(val_probs, y_val),
+        "temperature": temperature,
+        "uncertain_below": uncertain_below,
+        "uncertain_rule": (
+            f"confidence below the {hp.uncertain_share:.0%} quantile of validation confidences"
+        ),
+        "parameters": int(model.count_params()),
+        "epochs": hp.epochs,
+        "seed": hp.seed,
+        "hyperparameters": asdict(hp),
+        "train_images": int(len(x_train)),
+        "corrections_used": int(len(extra[0])) if extra is not None else 0,
+        "validation_images": int(len(x_val)),
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        "training_seconds": round(train_seconds, 1),
+        "data_md5": data.md5,
+        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "numpy": np.__version__,
+        },
+        "dataset": "MNIST (LeCun, Cortes, Burges), CC BY-SA 3.0",
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return card

@@ -1,0 +1,128 @@
+"""MNIST test digits re-rendered the way users send them: the fixtures of the robustness suite.
+
+Each function takes one 28x28 MNIST digit (uint8, ink bright) and a random generator and
+returns real image file bytes (PNG or JPEG), as a browser, scanner or phone would send them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def _encode(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _upscale(digit: np.ndarray, size: int = 280) -> np.ndarray:
+    """The 28x28 digit enlarged smoothly, as if it had been drawn at ``size`` px."""
+    return np.clip(cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC), 0, 255)
+
+
+def dark_on_white(digit, rng) -> bytes:
+    return _encode(255 - _upscale(digit))
+
+
+def white_on_black(digit, rng) -> bytes:
+    return _encode(_upscale(digit))
+
+
+def transparent_canvas(digit, rng) -> bytes:
+    """Black strokes whose alpha carries the drawing, on a fully transparent canvas."""
+    alpha = _upscale(digit)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = alpha
+    return _encode(rgba)
+
+
+def coloured_ink(digit, rng) -> bytes:
+    inks = [(200, 20, 20), (20, 40, 190), (20, 130, 40), (120, 20, 150)]
+    papers = [(255, 255, 255), (250, 245, 225), (255, 250, 180), (235, 240, 250)]
+    ink = np.float32(inks[rng.integers(len(inks))])
+    paper = np.float32(papers[rng.integers(len(papers))])
+    a = (_upscale(digit).astype(np.float32) / 255.0)[..., None]
+    return _encode((paper * (1 - a) + ink * a).astype(np.uint8))
+
+
+def _morph(digit, radius: int, grow: bool) -> np.ndarray:
+    big = _upscale(digit)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(big, kernel) if grow else cv2.erode(big, kernel)
+
+
+def thick_strokes(digit, rng) -> bytes:
+    """Strokes about twice MNIST's width, like a fat canvas brush."""
+    return _encode(255 - _morph(digit, 9, grow=True))
+
+
+def thin_strokes(digit, rng) -> bytes:
+    """Strokes about half MNIST's width, like a fine pen."""
+    return _encode(255 - _morph(digit, 5, grow=False))
+
+
+def small_off_centre(digit, rng) -> bytes:
+    """A ~60 px digit somewhere near a corner of an 800x600 white page."""
+    size = int(rng.integers(50, 80))
+    small = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
+    page = np.zeros((600, 800), np.uint8)
+    y = int(rng.choice([rng.integers(20, 150), rng.integers(400, 600 - size - 20)]))
+    x = int(rng.choice([rng.integers(20, 200), rng.integers(550, 800 - size - 20)]))
+    page[y : y + size, x : x + size] = small
+    return _encode(255 - page)
+
+
+def photo_jpeg(digit, rng) -> bytes:
+    """A phone photo of ink on paper: 640x480 JPEG, uneven light, slight rotation, noise."""
+    size = int(rng.integers(150, 260))
+    angle = float(rng.uniform(-8, 8))
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    centre = (size / 2, size / 2)
+    big = cv2.warpAffine(big, cv2.getRotationMatrix2D(centre, angle, 1.0), (size, size))
+    ink = np.zeros((480, 640), np.float32)
+    y, x = int(rng.integers(20, 480 - size - 20)), int(rng.integers(40, 640 - size - 40))
+    ink[y : y + size, x : x + size] = big / 255.0
+
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(direction) * (xx - 320) + np.sin(direction) * (yy - 240)) / 400
+    vignette = ((xx - 320) ** 2 + (yy - 240) ** 2) / (400**2)
+    light = np.clip(0.8 + 0.25 * gradient - 0.25 * vignette, 0.35, 1.0)
+    paper = np.float32([235, 228, 215]) * light[..., None]
+    pen = np.float32([40, 40, 60]) * light[..., None]
+    a = cv2.GaussianBlur(ink, (0, 0), 1.2)[..., None] * 0.95
+    photo = paper * (1 - a) + pen * a + rng.normal(0, 4, (480, 640, 1))
+    return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
+
+
+VARIANTS = {
+    "dark_on_white": dark_on_white,
+    "white_on_black": white_on_black,
+    "transparent_canvas": transparent_canvas,
+    "coloured_ink": coloured_ink,
+    "thick_strokes": thick_strokes,
+    "thin_strokes": thin_strokes,
+    "small_off_centre": small_off_centre,
+    "photo_jpeg": photo_jpeg,
+}
+
+
+def compose_number(digits: list[np.ndarray], rng) -> bytes:
+    """Several MNIST digits side by side on a white page, with varied gaps, sizes, baselines."""
+    heights = [int(rng.integers(70, 110)) for _ in digits]
+    gaps = [int(rng.integers(6, 40)) for _ in digits]
+    width = sum(heights) + sum(gaps) + 80
+    page = np.zeros((220, width), np.uint8)
+    x = 40
+    for digit, height, gap in zip(digits, heights, gaps):
+        big = cv2.resize(digit, (height, height), interpolation=cv2.INTER_CUBIC)
+        # MNIST digits have ~4 px of empty margin per 28 px: overlap the boxes a little
+        y = int(rng.integers(30, 220 - height - 30))
+        page[y : y + height, x : x + height] = np.maximum(page[y : y + height, x : x + height], big)
+        x += int(height * 0.75) + gap
+    page = page[:, : x + 40]
+    return _encode(255 - page)
