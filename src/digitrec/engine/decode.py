@@ -16,17 +16,18 @@ from PIL import Image, ImageOps
 
 from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
 
-FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP", "WEBP", "TIFF")
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # MPO photos open as JPEG
 MAX_PIXELS = 40_000_000  # declared width x height; a 40 MP phone photo still passes
 WORKING_SIZE = 512  # longest side kept after decoding
 
 _SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+Image.init()  # register every plugin once, so ``formats=`` can name them all
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Image file bytes -> uint8 array (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
     if not data:
-        raise UnsupportedImage("The file is empty.")
+        raise UnsupportedImage(f"The file is empty: send {_SUPPORTED}.")
     with warnings.catch_warnings():
         # Our own size limit replaces Pillow's bomb warning; an error stays an error.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -25,6 +25,7 @@ MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
 SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
+BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may be clutter
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
 
@@ -77,27 +78,34 @@ def find_ink(ink: np.ndarray) -> Ink:
     areas = stats[1:, cv2.CC_STAT_AREA]
     ids = [i + 1 for i in np.flatnonzero(areas >= SPECK_FRACTION * areas.max())]
     height, width = mask.shape
+    margin = max(1, round(BORDER_MARGIN * min(height, width)))
 
-    def touches_border(i: int) -> bool:
-        x, y, w, h = stats[i, :4]
-        return x == 0 or y == 0 or x + w == width or y + h == height
+    def clutter(i: int) -> bool:
+        """Frame lines, paper edges and shadows: at the border, or a thin box round it all."""
+        x, y, w, h, area = stats[i]
+        at_border = x < margin or y < margin or x + w > width - margin or y + h > height - margin
+        frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
+        return at_border or frame
 
-    inside = [i for i in ids if not touches_border(i)]
+    inside = [i for i in ids if not clutter(i)]
     if inside and sum(areas[i - 1] for i in inside) >= 0.2 * areas.max():
-        ids = inside  # frame lines, paper edges and shadows touch the border; digits need not
+        largest = max(areas[i - 1] for i in inside)
+        ids = [i for i in inside if areas[i - 1] >= SPECK_FRACTION * largest]
     kept_mask = np.isin(labels, ids)
     x, y, w, h = cv2.boundingRect(kept_mask.astype(np.uint8))
     # Strokes are clearly apart from the paper around them; noise and texture are not.
     margin_x, margin_y = w // 10 + 2, h // 10 + 2
     around = smooth[max(0, y - margin_y) : y + h + margin_y, max(0, x - margin_x) : x + w + margin_x]
-    if len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
+    kept_areas = sorted((areas[i - 1] for i in ids), reverse=True)
+    scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas)
+    if scattered or len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
         raise NoDigitFound(
             "No clear pen strokes were found: the image looks like noise or texture."
         )
     if max(w, h) < MIN_DIGIT_TO_STROKE * stroke_width(kept_mask):
         raise NoDigitFound("Only a dot or a blob was found, not a digit.")
 
-    floor = threshold * 0.5
+    floor = threshold * 0.3
     soft = np.clip((scaled.astype(np.float32) - floor) / (255.0 - floor), 0, 1)
     near_kept = cv2.dilate(kept_mask.astype(np.uint8), np.ones((3, 3), np.uint8))
     return Ink(
@@ -111,10 +119,11 @@ def find_ink(ink: np.ndarray) -> Ink:
 
 def to_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Crop ``ink`` to ``mask``, fit the longest side to 20 px, centre by mass in 28x28."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    digit = ink[y : y + h, x : x + w] * mask[y : y + h, x : x + w]
+    ink = ink * mask
+    x, y, w, h = cv2.boundingRect((ink > 0).astype(np.uint8))
+    digit, mask = ink[y : y + h, x : x + w], mask[y : y + h, x : x + w]
 
-    relative = stroke_width(mask[y : y + h, x : x + w]) / max(w, h)
+    relative = stroke_width(mask) / max(w, h)
     if relative < THIN_STROKE:
         # Thin pen strokes would fade to faint lines at 20 px: thicken them first.
         grow = int(round((TARGET_STROKE - relative) * max(w, h)))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitrec.engine.decode import decode
+from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound
 from digitrec.engine.preprocess import to_mnist_28x28
 from digitrec.engine.segment import DigitBox, split_digits
@@ -52,7 +52,10 @@ def shipped_model_path() -> Path:
 class Recognizer:
     """Holds one ONNX Runtime session; thread-safe for concurrent ``predict`` calls."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1):
+    def __init__(
+        self, model_path: str | Path | None = None, threads: int = 1, max_pixels: int = MAX_PIXELS
+    ):
+        self.max_pixels = max_pixels
         import onnxruntime as ort
 
         self.model_path = Path(model_path) if model_path else shipped_model_path()
@@ -89,11 +92,11 @@ class Recognizer:
 
     def recognize(self, data: bytes) -> Prediction:
         """Image file bytes -> one digit. Raises the engine's typed errors."""
-        return self.predict_28x28([to_mnist_28x28(decode(data))])[0]
+        return self.predict_28x28([to_mnist_28x28(decode(data, self.max_pixels))])[0]
 
     def read_number(self, data: bytes) -> NumberReading:
         """Image file bytes -> all digits found, left to right."""
-        pieces = split_digits(decode(data))
+        pieces = split_digits(decode(data, self.max_pixels))
         predictions = self.predict_28x28([p.image for p in pieces])
         digits = tuple(
             Prediction(**{**pred.__dict__, "box": piece.box})

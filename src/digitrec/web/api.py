@@ -1,0 +1,178 @@
+"""JSON API v1: predict, health, readiness, model card, OpenAPI description.
+
+Reads the image from whichever of the three accepted forms the client used, hands the bytes
+to the engine, and turns results and engine errors into JSON. No image maths here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import time
+
+import numpy as np
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from PIL import Image
+
+from digitrec.engine.errors import (
+    DigitrecError,
+    ImageTooLarge,
+    ModelNotFound,
+    NoDigitFound,
+    UnsupportedImage,
+)
+from digitrec.engine.recognizer import Prediction, Recognizer
+from digitrec.web import metrics
+from digitrec.web.app import error_response
+from digitrec.web.openapi import openapi_spec
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+limiter = Limiter(get_remote_address)
+
+ENGINE_STATUS = {UnsupportedImage: 415, ImageTooLarge: 413, NoDigitFound: 422, ModelNotFound: 503}
+HOW_TO_SEND = (
+    "Send the image as the multipart/form-data field 'image', as a raw body with an image/* "
+    'content type, or as JSON {"image": "<data URL or base64>"}.'
+)
+
+
+class RequestProblem(Exception):
+    """The request itself is malformed (as opposed to the image in it)."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@bp.errorhandler(RequestProblem)
+def _request_problem(problem: RequestProblem):
+    return error_response(problem.status, problem.code, problem.message)
+
+
+@bp.errorhandler(DigitrecError)
+def _engine_error(error: DigitrecError):
+    return error_response(ENGINE_STATUS.get(type(error), 400), error.code, error.message)
+
+
+def recognizer() -> Recognizer:
+    return current_app.extensions["recognizer"]
+
+
+def rate_limit() -> str:
+    return current_app.config["RATE_LIMIT"]
+
+
+@bp.post("/predict")
+@limiter.limit(rate_limit)
+def predict():
+    started = time.perf_counter()
+    data = image_from_request()
+    model = recognizer()
+    result = model.recognize(data)
+    metrics.observe_prediction(result.digit)
+    body = {**prediction_json(result), "model": model.version}
+    if _flag("explain"):
+        body["input_28x28"] = png_data_url(result.input_28x28)
+    if _flag("multi"):
+        reading = model.read_number(data)
+        body["number"] = reading.number
+        body["digits"] = [
+            {
+                **prediction_json(digit),
+                "box": digit.box.__dict__,
+                **({"input_28x28": png_data_url(digit.input_28x28)} if _flag("explain") else {}),
+            }
+            for digit in reading.digits
+        ]
+    body["request_id"] = g.request_id
+    body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return jsonify(body)
+
+
+@bp.get("/health")
+def health():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/ready")
+def ready():
+    model = current_app.extensions.get("recognizer")
+    if model is None:
+        return error_response(503, "not_ready", "The model is not loaded yet.")
+    return jsonify({"ready": True, "model": model.version})
+
+
+@bp.get("/model")
+def model_card():
+    return jsonify(recognizer().card)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_spec(recognizer().version))
+
+
+def image_from_request() -> bytes:
+    """The image bytes from a multipart field, a raw image/* body, or JSON."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        if upload is None:
+            raise RequestProblem(400, "missing_image", "The form has no field 'image'. " + HOW_TO_SEND)
+        data = upload.read()
+    elif mimetype.startswith("image/"):
+        data = request.get_data(cache=False)
+    elif mimetype == "application/json":
+        data = _image_from_json(request.get_json(silent=True))
+    elif not mimetype and not request.content_length:
+        raise RequestProblem(400, "missing_image", "The request has no body. " + HOW_TO_SEND)
+    else:
+        raise RequestProblem(
+            415, "unsupported_media_type", f"Content type '{mimetype}' is not accepted. " + HOW_TO_SEND
+        )
+    if not data:
+        raise RequestProblem(400, "missing_image", "The image is empty. " + HOW_TO_SEND)
+    return data
+
+
+def _image_from_json(payload) -> bytes:
+    if not isinstance(payload, dict):
+        raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + HOW_TO_SEND)
+    text = payload.get("image")
+    if not isinstance(text, str) or not text:
+        raise RequestProblem(
+            400, "missing_image", "The JSON object has no string field 'image'. " + HOW_TO_SEND
+        )
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if not header.startswith("data:image/") or not header.endswith(";base64"):
+            raise RequestProblem(
+                415, "unsupported_media_type", "The data URL must be a base64 image/* data URL."
+            )
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestProblem(400, "bad_base64", "The 'image' field is not valid base64.") from None
+
+
+def prediction_json(result: Prediction) -> dict:
+    return {
+        "digit": result.digit,
+        "confidence": round(result.confidence, 4),
+        "uncertain": result.uncertain,
+        "probabilities": [round(p, 4) for p in result.probabilities],
+    }
+
+
+def png_data_url(image28: np.ndarray) -> str:
+    """The 28x28 model input as a PNG data URL (white ink on black, as the model saw it)."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(image28, 0, 1) * 255).round().astype(np.uint8)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes", "on")

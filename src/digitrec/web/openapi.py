@@ -1,0 +1,223 @@
+"""The OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json.
+
+A test runs schemathesis against the live server with this document, so it stays true.
+"""
+
+from __future__ import annotations
+
+from digitrec import __version__
+
+_PROBABILITIES = {
+    "type": "array",
+    "items": {"type": "number", "minimum": 0, "maximum": 1},
+    "minItems": 10,
+    "maxItems": 10,
+    "description": "Probability of each digit 0-9 (calibrated; they sum to 1).",
+}
+_DIGIT_FIELDS = {
+    "digit": {"type": "integer", "minimum": 0, "maximum": 9},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    "uncertain": {
+        "type": "boolean",
+        "description": "True when the confidence is below the model's data-chosen threshold.",
+    },
+    "probabilities": _PROBABILITIES,
+    "input_28x28": {
+        "type": "string",
+        "description": "With ?explain=1: the 28x28 image the model saw, as a PNG data URL.",
+    },
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_spec(model_version: str) -> dict:
+    flag = {"type": "string", "enum": ["0", "1", "true", "false"]}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "digitrec API",
+            "version": __version__,
+            "description": (
+                "Recognise a handwritten digit (or a number) in an image. "
+                f"Model version: {model_version}."
+            ),
+        },
+        "paths": {
+            "/api/v1/predict": {
+                "post": {
+                    "summary": "Recognise the digit in an image",
+                    "operationId": "predict",
+                    "parameters": [
+                        {
+                            "name": "explain",
+                            "in": "query",
+                            "schema": flag,
+                            "description": "Add input_28x28, the image the model saw.",
+                        },
+                        {
+                            "name": "multi",
+                            "in": "query",
+                            "schema": flag,
+                            "description": "Also read several digits left to right.",
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image"],
+                                    "properties": {
+                                        "image": {"type": "string", "format": "binary"}
+                                    },
+                                }
+                            },
+                            "image/png": {"schema": {"type": "string", "format": "binary"}},
+                            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image"],
+                                    "properties": {
+                                        "image": {
+                                            "type": "string",
+                                            "description": "A data URL or plain base64.",
+                                        }
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            "The digit found",
+                            {"$ref": "#/components/schemas/Prediction"},
+                        ),
+                        "400": _error("Malformed request or missing field"),
+                        "413": _error("Body or image over the size limit"),
+                        "415": _error("Not a supported image"),
+                        "422": _error("No digit found (blank, a dot, noise)"),
+                        "429": _error("Rate limited"),
+                    },
+                }
+            },
+            "/api/v1/health": {
+                "get": {
+                    "summary": "Liveness",
+                    "operationId": "health",
+                    "responses": {
+                        "200": _json(
+                            "The process answers",
+                            {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {"status": {"const": "ok"}},
+                            },
+                        )
+                    },
+                }
+            },
+            "/api/v1/ready": {
+                "get": {
+                    "summary": "Readiness: the model is loaded",
+                    "operationId": "ready",
+                    "responses": {
+                        "200": _json(
+                            "Ready to predict",
+                            {
+                                "type": "object",
+                                "required": ["ready", "model"],
+                                "properties": {
+                                    "ready": {"type": "boolean"},
+                                    "model": {"type": "string"},
+                                },
+                            },
+                        ),
+                        "503": _error("Not ready"),
+                    },
+                }
+            },
+            "/api/v1/model": {
+                "get": {
+                    "summary": "The model card (accuracy, calibration, training details)",
+                    "operationId": "model",
+                    "responses": {"200": _json("The model card", {"type": "object"})},
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {"200": _json("OpenAPI 3.1 document", {"type": "object"})},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": _ERROR,
+                "Box": {
+                    "type": "object",
+                    "description": "Where the digit is, as fractions (0-1) of the image size.",
+                    "required": ["x", "y", "width", "height"],
+                    "properties": {
+                        k: {"type": "number", "minimum": 0, "maximum": 1}
+                        for k in ("x", "y", "width", "height")
+                    },
+                },
+                "Digit": {
+                    "type": "object",
+                    "required": ["digit", "confidence", "uncertain", "probabilities", "box"],
+                    "properties": {**_DIGIT_FIELDS, "box": {"$ref": "#/components/schemas/Box"}},
+                },
+                "Prediction": {
+                    "type": "object",
+                    "required": [
+                        "digit",
+                        "confidence",
+                        "uncertain",
+                        "probabilities",
+                        "model",
+                        "elapsed_ms",
+                        "request_id",
+                    ],
+                    "properties": {
+                        **_DIGIT_FIELDS,
+                        "model": {"type": "string"},
+                        "elapsed_ms": {"type": "number", "minimum": 0},
+                        "request_id": {"type": "string"},
+                        "number": {
+                            "type": "string",
+                            "pattern": "^[0-9]+$",
+                            "description": "With ?multi=1: all digits, left to right.",
+                        },
+                        "digits": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Digit"},
+                        },
+                    },
+                },
+            }
+        },
+    }

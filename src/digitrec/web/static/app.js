@@ -1,0 +1,347 @@
+// The digitrec page: draw on a canvas or send a picture, show the answer and why.
+// Plain ES module, no dependencies; every request goes to this app's own origin.
+
+const API = "/api/v1/predict?explain=1&multi=1";
+const FEEDBACK_API = "/api/v1/feedback";
+const EXPORT_SIZE = 280; // the drawing is sent as a 280x280 PNG, dark strokes on transparent
+const BRUSH = 0.075; // brush width as a share of the canvas: MNIST-like strokes at 28x28
+const DEBOUNCE_MS = 350;
+
+const $ = (id) => document.getElementById(id);
+const canvas = $("draw-canvas");
+const ctx = canvas.getContext("2d");
+const strokes = []; // each stroke: [[x, y], ...] in canvas fractions (0-1)
+let current = null;
+let timer = null;
+let inFlight = null;
+let lastSent = null; // {blob, source} of the image the answer is about
+
+// ---- drawing -------------------------------------------------------------------------
+
+function fitCanvas() {
+  const rect = canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.max(1, Math.round(rect.width * ratio));
+  canvas.height = Math.max(1, Math.round(rect.height * ratio));
+  paint(ctx, canvas.width, canvas.height, getComputedStyle(canvas).color);
+}
+
+function paint(context, width, height, colour) {
+  context.clearRect(0, 0, width, height);
+  context.strokeStyle = context.fillStyle = colour;
+  context.lineCap = context.lineJoin = "round";
+  context.lineWidth = BRUSH * width;
+  for (const stroke of strokes) drawStroke(context, stroke, width, height);
+}
+
+function drawStroke(context, stroke, width, height) {
+  const pts = stroke.map(([x, y]) => [x * width, y * height]);
+  if (pts.length === 1) {
+    context.beginPath();
+    context.arc(pts[0][0], pts[0][1], context.lineWidth / 2, 0, 2 * Math.PI);
+    context.fill();
+    return;
+  }
+  // Quadratic curves through the midpoints: smooth lines from jittery pointer samples.
+  context.beginPath();
+  context.moveTo(pts[0][0], pts[0][1]);
+  for (let i = 1; i < pts.length - 1; i++) {
+    const mid = [(pts[i][0] + pts[i + 1][0]) / 2, (pts[i][1] + pts[i + 1][1]) / 2];
+    context.quadraticCurveTo(pts[i][0], pts[i][1], mid[0], mid[1]);
+  }
+  const last = pts[pts.length - 1];
+  context.lineTo(last[0], last[1]);
+  context.stroke();
+}
+
+function pointFrom(event) {
+  const rect = canvas.getBoundingClientRect();
+  return [
+    Math.min(1, Math.max(0, (event.clientX - rect.left) / rect.width)),
+    Math.min(1, Math.max(0, (event.clientY - rect.top) / rect.height)),
+  ];
+}
+
+canvas.addEventListener("pointerdown", (event) => {
+  if (event.pointerType === "mouse" && event.button !== 0) return;
+  event.preventDefault();
+  canvas.setPointerCapture(event.pointerId);
+  clearTimeout(timer);
+  current = [pointFrom(event)];
+  strokes.push(current);
+  fitCanvas();
+});
+
+canvas.addEventListener("pointermove", (event) => {
+  if (!current) return;
+  event.preventDefault();
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const e of events.length ? events : [event]) current.push(pointFrom(e));
+  paint(ctx, canvas.width, canvas.height, getComputedStyle(canvas).color);
+});
+
+function endStroke() {
+  if (!current) return;
+  current = null;
+  schedulePrediction();
+}
+canvas.addEventListener("pointerup", endStroke);
+canvas.addEventListener("pointercancel", endStroke);
+canvas.addEventListener("touchstart", (e) => e.preventDefault(), { passive: false });
+
+function schedulePrediction() {
+  clearTimeout(timer);
+  timer = setTimeout(predictDrawing, DEBOUNCE_MS);
+}
+
+function clearDrawing() {
+  strokes.length = 0;
+  clearTimeout(timer);
+  inFlight?.abort();
+  fitCanvas();
+  showBoxes($("canvas-boxes"), []);
+  showResult(null);
+  say("Canvas cleared.");
+}
+
+function undo() {
+  if (!strokes.length) return;
+  strokes.pop();
+  fitCanvas();
+  if (strokes.length) schedulePrediction();
+  else {
+    showBoxes($("canvas-boxes"), []);
+    showResult(null);
+  }
+  say("Last stroke removed.");
+}
+
+function exportDrawing() {
+  const off = document.createElement("canvas");
+  off.width = off.height = EXPORT_SIZE;
+  paint(off.getContext("2d"), EXPORT_SIZE, EXPORT_SIZE, "#000");
+  return new Promise((resolve) => off.toBlob(resolve, "image/png"));
+}
+
+async function predictDrawing() {
+  clearTimeout(timer);
+  if (!strokes.length) {
+    showError("Draw a digit first.");
+    return;
+  }
+  send(await exportDrawing(), "canvas");
+}
+
+// ---- pictures: file picker, camera, drag and drop, paste ----------------------------
+
+function usePicture(file) {
+  if (!file) return;
+  const wrap = $("preview-wrap");
+  const preview = $("preview");
+  if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+  showBoxes($("preview-boxes"), []);
+  if (file.type.startsWith("image/")) {
+    preview.src = URL.createObjectURL(file);
+    wrap.hidden = false;
+  } else {
+    wrap.hidden = true;
+  }
+  send(file, "picture");
+}
+
+for (const id of ["upload-input", "camera-input"]) {
+  $(id).addEventListener("change", (event) => {
+    usePicture(event.target.files[0]);
+    event.target.value = "";
+  });
+}
+
+const dropzone = $("dropzone");
+dropzone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  dropzone.classList.add("dragging");
+});
+dropzone.addEventListener("dragleave", () => dropzone.classList.remove("dragging"));
+dropzone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropzone.classList.remove("dragging");
+  usePicture(event.dataTransfer.files[0]);
+});
+document.addEventListener("paste", (event) => {
+  const item = [...(event.clipboardData?.items || [])].find((i) => i.kind === "file");
+  if (item) {
+    event.preventDefault();
+    usePicture(item.getAsFile());
+  }
+});
+
+// ---- talking to the API --------------------------------------------------------------
+
+async function send(blob, source) {
+  inFlight?.abort(); // only the newest drawing matters
+  const controller = new AbortController();
+  inFlight = controller;
+  const form = new FormData();
+  form.append("image", blob, source === "canvas" ? "drawing.png" : blob.name || "picture");
+  say("Reading…");
+  try {
+    const response = await fetch(API, { method: "POST", body: form, signal: controller.signal });
+    const body = await response.json().catch(() => null);
+    if (controller !== inFlight) return;
+    if (!response.ok) {
+      showError(body?.error?.message || `The server answered ${response.status}.`);
+      showBoxes(boxesFor(source), []);
+      return;
+    }
+    lastSent = { blob, source };
+    showResult(body, source);
+  } catch (error) {
+    if (error.name !== "AbortError") showError("Could not reach the server. Check your connection.");
+  }
+}
+
+function boxesFor(source) {
+  return source === "canvas" ? $("canvas-boxes") : $("preview-boxes");
+}
+
+// ---- showing the answer --------------------------------------------------------------
+
+function confidenceWords(p, uncertain) {
+  if (uncertain) return "Not sure";
+  if (p >= 0.98) return "Very sure";
+  if (p >= 0.9) return "Sure";
+  return "Fairly sure";
+}
+
+function showResult(body, source) {
+  $("error-message").hidden = true;
+  $("feedback-status").textContent = "";
+  const panel = $("result");
+  if (!body) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = false;
+  const several = body.digits && body.digits.length > 1;
+  const digitEl = $("result-digit");
+  const numberEl = $("result-number");
+  digitEl.hidden = several;
+  numberEl.hidden = !several;
+  digitEl.textContent = String(body.digit);
+  numberEl.textContent = several ? body.number : "";
+  panel.classList.toggle("uncertain", several ? body.digits.some((d) => d.uncertain) : body.uncertain);
+
+  const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
+  let announcement;
+  if (several) {
+    const low = Math.min(...body.digits.map((d) => d.confidence));
+    const unsure = body.digits.some((d) => d.uncertain);
+    $("result-confidence").textContent = `${confidenceWords(low, unsure)}: least sure digit ${percent(low)}`;
+    $("result-alternatives").textContent = unsure ? "Some digits are unclear; try writing them more clearly." : "";
+    announcement = `Answer: the number ${body.number}.`;
+  } else {
+    $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
+    const ranked = body.probabilities.map((p, d) => [p, d]).sort((a, b) => b[0] - a[0]);
+    $("result-alternatives").textContent = body.uncertain
+      ? `Could also be ${ranked[1][1]} (${percent(ranked[1][0])}).`
+      : "";
+    announcement = `Answer: ${body.digit}. ${$("result-confidence").textContent}.`;
+  }
+
+  $("bars").hidden = several;
+  body.probabilities.forEach((p, d) => {
+    const bar = $(`prob-bar-${d}`);
+    bar.style.width = `${(p * 100).toFixed(1)}%`;
+    bar.setAttribute("aria-valuenow", (p * 100).toFixed(0));
+    bar.classList.toggle("top", d === body.digit);
+    $(`prob-value-${d}`).textContent = percent(p);
+  });
+
+  const list = $("digit-list");
+  list.hidden = !several;
+  list.replaceChildren(
+    ...(several ? body.digits : []).map((d) => {
+      const li = document.createElement("li");
+      const img = document.createElement("img");
+      img.src = d.input_28x28;
+      img.alt = `Digit ${d.digit} as the model saw it`;
+      li.append(img, `${d.digit} · ${percent(d.confidence)}`);
+      return li;
+    }),
+  );
+  $("model-view").src = body.input_28x28;
+  showBoxes(boxesFor(source), body.digits && body.digits.length > 1 ? body.digits : []);
+  say(announcement);
+}
+
+function showBoxes(container, digits) {
+  container.replaceChildren(
+    ...digits.map((d) => {
+      const box = document.createElement("div");
+      box.className = "box";
+      box.style.left = `${d.box.x * 100}%`;
+      box.style.top = `${d.box.y * 100}%`;
+      box.style.width = `${d.box.width * 100}%`;
+      box.style.height = `${d.box.height * 100}%`;
+      box.dataset.digit = d.digit;
+      return box;
+    }),
+  );
+}
+
+function showError(message) {
+  $("result").hidden = true;
+  const el = $("error-message");
+  el.textContent = message;
+  el.hidden = false;
+  say(message);
+}
+
+function say(message) {
+  $("status").textContent = message;
+}
+
+// ---- corrections ---------------------------------------------------------------------
+
+async function sendCorrection(correct) {
+  if (!lastSent) return;
+  const status = $("feedback-status");
+  const form = new FormData();
+  form.append("image", lastSent.blob, "image");
+  form.append("predicted", $("result-digit").textContent);
+  form.append("correct", String(correct));
+  status.textContent = "Sending…";
+  try {
+    const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
+    if (response.status === 201) status.textContent = `Thank you: saved as a ${correct}.`;
+    else if (response.status === 404) status.textContent = "This server does not collect corrections.";
+    else {
+      const body = await response.json().catch(() => null);
+      status.textContent = body?.error?.message || `Could not save (${response.status}).`;
+    }
+  } catch {
+    status.textContent = "Could not reach the server.";
+  }
+}
+
+for (const button of document.querySelectorAll("[data-digit]")) {
+  button.addEventListener("click", () => sendCorrection(Number(button.dataset.digit)));
+}
+
+// ---- controls and keys -----------------------------------------------------------------
+
+$("clear").addEventListener("click", clearDrawing);
+$("undo").addEventListener("click", undo);
+$("predict").addEventListener("click", predictDrawing);
+document.addEventListener("keydown", (event) => {
+  if (event.target instanceof HTMLInputElement) return;
+  if (event.key === "Escape") {
+    event.preventDefault();
+    clearDrawing();
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undo();
+  }
+});
+window.addEventListener("resize", fitCanvas);
+fitCanvas();
