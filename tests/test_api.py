@@ -1,0 +1,242 @@
+"""API v1 through Flask's test client: every route, every input form, every error code."""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitrec.web.app import create_app
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def assert_json_error(response, status: int, code: str):
+    assert response.status_code == status, response.data[:300]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert len(error["message"]) > 10
+    return error
+
+
+# ---- the three input forms -----------------------------------------------------------
+
+
+def test_predict_multipart(client, digit_images):
+    response = client.post("/api/v1/predict", data={"image": (io.BytesIO(digit_images[7]), "d.png")})
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["digit"] == 7
+    assert 0 < body["confidence"] <= 1 and isinstance(body["uncertain"], bool)
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-3
+    assert body["model"] and body["elapsed_ms"] >= 0 and body["request_id"]
+    assert "input_28x28" not in body and "number" not in body
+
+
+def test_predict_raw_body(client, digit_images):
+    response = client.post("/api/v1/predict", data=digit_images[3], content_type="image/png")
+    assert response.status_code == 200 and response.get_json()["digit"] == 3
+
+
+@pytest.mark.parametrize("prefix", ["data:image/png;base64,", ""])
+def test_predict_json_data_url_or_plain_base64(client, digit_images, prefix):
+    payload = {"image": prefix + base64.b64encode(digit_images[5]).decode()}
+    response = client.post("/api/v1/predict", json=payload)
+    assert response.status_code == 200 and response.get_json()["digit"] == 5
+
+
+def test_explain_returns_the_28x28_the_model_saw(client, digit_images):
+    response = client.post("/api/v1/predict?explain=1", data=digit_images[2], content_type="image/png")
+    url = response.get_json()["input_28x28"]
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.size == (28, 28)
+    assert np.asarray(image).max() == 255
+
+
+def test_multi_reads_a_number_with_boxes(client, mnist_test_set):
+    import renderings
+
+    images, labels = mnist_test_set
+    data = renderings.compose_number([images[i] for i in (0, 1, 2, 3)], np.random.default_rng(1))
+    body = client.post("/api/v1/predict?multi=1", data=data, content_type="image/png").get_json()
+    assert body["number"] == "".join(str(labels[i]) for i in (0, 1, 2, 3))
+    assert len(body["digits"]) == 4
+    xs = [d["box"]["x"] for d in body["digits"]]
+    assert xs == sorted(xs)
+    for d in body["digits"]:
+        assert set(d["box"]) == {"x", "y", "width", "height"}
+        assert all(0 <= v <= 1 for v in d["box"].values())
+
+
+# ---- errors ---------------------------------------------------------------------------
+
+
+def test_missing_multipart_field(client):
+    response = client.post("/api/v1/predict", data={"picture": (io.BytesIO(b"x"), "d.png")})
+    assert_json_error(response, 400, "missing_image")
+
+
+def test_empty_body(client):
+    assert_json_error(client.post("/api/v1/predict"), 400, "missing_image")
+
+
+def test_malformed_json(client):
+    response = client.post("/api/v1/predict", data="{not json", content_type="application/json")
+    assert_json_error(response, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("payload", [{}, {"image": 7}, {"image": ""}, {"img": "abc"}, [1, 2]])
+def test_json_without_an_image_string(client, payload):
+    response = client.post("/api/v1/predict", json=payload)
+    code = "malformed_json" if isinstance(payload, list) else "missing_image"
+    assert_json_error(response, 400, code)
+
+
+def test_bad_base64(client):
+    assert_json_error(client.post("/api/v1/predict", json={"image": "###"}), 400, "bad_base64")
+
+
+def test_non_image_data_url(client):
+    url = "data:text/plain;base64," + base64.b64encode(b"hello").decode()
+    assert_json_error(client.post("/api/v1/predict", json={"image": url}), 415, "unsupported_media_type")
+
+
+def test_wrong_content_type(client):
+    response = client.post("/api/v1/predict", data="7", content_type="text/plain")
+    assert_json_error(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"hello", b"%PDF-1.4\n%%EOF", b'<svg xmlns="http://www.w3.org/2000/svg"/>', b"\x89PNG\r\n\x1a\n"],
+)
+def test_not_an_image(client, data):
+    response = client.post("/api/v1/predict", data={"image": (io.BytesIO(data), "x.png")})
+    assert_json_error(response, 415, "unsupported_image")
+
+
+def test_blank_canvas_is_422(client):
+    blank = png_bytes(Image.new("RGBA", (280, 280), (0, 0, 0, 0)))
+    error = assert_json_error(
+        client.post("/api/v1/predict", data=blank, content_type="image/png"), 422, "no_digit"
+    )
+    assert "blank" in error["message"]
+
+
+def test_body_over_the_limit_is_413(client):
+    response = client.post("/api/v1/predict", data=b"\0" * (10 * 1024 * 1024 + 1), content_type="image/png")
+    assert_json_error(response, 413, "body_too_large")
+
+
+def test_image_over_the_pixel_limit_is_413():
+    app = create_app({"TESTING": True, "RATE_LIMIT": "off", "MAX_PIXELS": 10_000})
+    data = png_bytes(Image.new("L", (200, 200), 255))
+    response = app.test_client().post("/api/v1/predict", data=data, content_type="image/png")
+    assert_json_error(response, 413, "image_too_large")
+
+
+def test_unknown_api_route_is_json_404(client):
+    assert_json_error(client.get("/api/v1/nothing"), 404, "not_found")
+
+
+def test_wrong_method_is_json_405(client):
+    error = assert_json_error(client.get("/api/v1/predict"), 405, "method_not_allowed")
+    assert error
+    assert "POST" in client.get("/api/v1/predict").headers["Allow"]
+
+
+def test_rate_limit_gives_429(digit_images):
+    app = create_app({"TESTING": True, "RATE_LIMIT": "3 per minute"})
+    client = app.test_client()
+    statuses = [
+        client.post("/api/v1/predict", data=digit_images[1], content_type="image/png").status_code
+        for _ in range(4)
+    ]
+    assert statuses[:3] == [200, 200, 200]
+    response = client.post("/api/v1/predict", data=digit_images[1], content_type="image/png")
+    assert_json_error(response, 429, "rate_limited")
+    assert "Retry-After" in response.headers
+
+
+# ---- other routes ---------------------------------------------------------------------
+
+
+def test_health_and_ready(client, recognizer):
+    assert client.get("/api/v1/health").get_json() == {"status": "ok"}
+    assert client.get("/api/v1/ready").get_json() == {"ready": True, "model": recognizer.version}
+
+
+def test_model_card(client):
+    card = client.get("/api/v1/model").get_json()
+    assert card["test_accuracy"] >= 0.995
+    assert len(card["test_confusion_matrix"]) == 10
+
+
+def test_openapi_describes_every_api_route(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")}
+    assert routes == set(spec["paths"])
+
+
+def test_human_readable_api_page_is_linked_from_the_app(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/api"' in page
+    docs = client.get("/api").get_data(as_text=True)
+    assert "curl -F image=@" in docs and "Content-Type: image/png" in docs and "data:image/png" in docs
+
+
+def test_metrics_count_requests_and_digits(client, digit_images):
+    client.post("/api/v1/predict", data=digit_images[4], content_type="image/png")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'digitrec_predictions_total{digit="4"}' in text
+    assert 'digitrec_http_requests_total{method="POST",route="/api/v1/predict",status="200"}' in text
+    assert "digitrec_http_request_duration_seconds_bucket" in text
+
+
+# ---- edges: security headers, request ids, CORS, no disk writes --------------------------
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/", "/api/v1/health", "/api/v1/nothing"):
+        headers = client.get(path).headers
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert len(headers["X-Request-ID"]) >= 8
+
+
+def test_request_id_is_taken_from_the_client_when_sane(client):
+    assert client.get("/api/v1/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    odd = client.get("/api/v1/health", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"]
+    assert odd != "<script>"
+
+
+def test_cors_is_off_by_default_and_configurable(client):
+    headers = client.get("/api/v1/health", headers={"Origin": "https://example.org"}).headers
+    assert "Access-Control-Allow-Origin" not in headers
+    app = create_app({"TESTING": True, "CORS_ORIGINS": "https://example.org"})
+    allowed = app.test_client().get("/api/v1/health", headers={"Origin": "https://example.org"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://example.org"
+    other = app.test_client().get("/api/v1/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_uploads_are_never_written_to_disk(client, digit_images, tmp_path, monkeypatch):
+    # Werkzeug spools uploads over 500 kB to a temporary file; ours stay in memory.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    big_png = digit_images[7] + b"\0" * 2_000_000  # bytes after IEND are ignored by decoders
+    form = {"image": (io.BytesIO(big_png), "big.png")}
+    response = client.post("/api/v1/predict", data=form)
+    assert response.status_code == 200
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,110 @@
+"""The `digitrec` command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import renderings
+from digitrec.training import mnist
+
+
+def digitrec(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "digitrec", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, mnist_test_set):
+    images, labels = mnist_test_set
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    paths = {}
+    for index in range(3):
+        path = folder / f"digit{labels[index]}.png"
+        path.write_bytes(renderings.dark_on_white(images[index], rng))
+        paths[int(labels[index])] = path
+    (folder / "notes.txt").write_text("not an image")
+    number = folder / "number.png"
+    number.write_bytes(renderings.compose_number([images[i] for i in (1, 2, 3)], rng))
+    return folder, paths, [int(labels[i]) for i in (1, 2, 3)]
+
+
+def test_predict_prints_one_line_per_file(files):
+    _, paths, _ = files
+    result = digitrec("predict", *map(str, paths.values()))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(paths)
+    for (digit, path), line in zip(paths.items(), lines):
+        assert line.startswith(f"{path}: {digit} (")
+
+
+def test_predict_json_is_machine_readable(files):
+    _, paths, _ = files
+    result = digitrec("predict", "--json", *map(str, paths.values()))
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["digit"] for row in rows] == list(paths)
+    assert all(len(row["probabilities"]) == 10 for row in rows)
+
+
+def test_unreadable_files_give_a_message_and_a_failing_exit_code(files):
+    folder, paths, _ = files
+    good = str(next(iter(paths.values())))
+    result = digitrec("predict", str(folder / "notes.txt"), str(folder / "missing.png"), good)
+    assert result.returncode == 1
+    assert "notes.txt: error: This is not an image we can read" in result.stderr
+    assert "missing.png: error: cannot read the file" in result.stderr
+    assert good in result.stdout  # the good file is still answered
+
+
+def test_predict_reads_a_number(files):
+    folder, _, digits = files
+    result = digitrec("predict", "--number", "--json", str(folder / "number.png"))
+    assert json.loads(result.stdout)["number"] == "".join(map(str, digits))
+
+
+def test_evaluate_reports_accuracy_of_the_shipped_model(tmp_path):
+    result = digitrec("evaluate", "--report", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    accuracy = float(result.stdout.split("Accuracy: ")[1].split("%")[0])
+    assert accuracy >= 99.5
+    assert "Confusion matrix" in result.stdout and "ECE" in result.stdout
+    for name in ("confusion_matrix.png", "misclassified.png", "reliability.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_explains_a_bad_data_folder(tmp_path):
+    result = digitrec("evaluate", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "is missing from" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_train_a_tiny_model_end_to_end(tmp_path):
+    """The real pipeline on 300 images: Keras training, ONNX export, model card."""
+    data = str(mnist.resolve_folder(os.environ.get(mnist.DATA_ENV)))
+    out = tmp_path / "tiny.onnx"
+    result = digitrec(
+        "train", "--data", data, "--epochs", "1", "--limit", "300", "--out", str(out), timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads(out.with_suffix(".json").read_text())
+    for key in (
+        "test_accuracy", "test_per_class_accuracy", "test_confusion_matrix", "parameters",
+        "epochs", "seed", "training_seconds", "data_md5", "versions", "temperature",
+    ):
+        assert key in card, key
+    assert card["train_images"] == 300 and card["epochs"] == 1
+    assert len(card["data_md5"]) == 4 and "tensorflow" in card["versions"]
+    evaluated = digitrec("evaluate", "--data", data, "--model", str(out))
+    assert evaluated.returncode == 0 and "Accuracy:" in evaluated.stdout

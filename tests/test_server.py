@@ -1,0 +1,105 @@
+"""The real `digitrec serve` (gunicorn, 2 workers) on a loopback port."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import start_server, stop_server
+
+
+def test_real_images_in_every_input_form(live_server, digit_images):
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        multipart = http.post("/api/v1/predict", files={"image": ("d.png", digit_images[8], "image/png")})
+        raw = http.post("/api/v1/predict", content=digit_images[6], headers={"Content-Type": "image/png"})
+        data_url = "data:image/png;base64," + base64.b64encode(digit_images[0]).decode()
+        as_json = http.post("/api/v1/predict?explain=1", json={"image": data_url})
+    assert [r.status_code for r in (multipart, raw, as_json)] == [200, 200, 200]
+    assert [r.json()["digit"] for r in (multipart, raw, as_json)] == [8, 6, 0]
+    assert as_json.json()["input_28x28"].startswith("data:image/png;base64,")
+    assert multipart.headers["X-Request-ID"]
+
+
+def test_errors_are_json_on_the_live_server(live_server):
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        not_image = http.post("/api/v1/predict", files={"image": ("x.pdf", b"%PDF-1.4", "application/pdf")})
+        too_big = http.post("/api/v1/predict", content=b"\0" * (11 * 1024 * 1024), headers={"Content-Type": "image/png"})
+        missing = http.get("/api/v1/missing")
+    assert (not_image.status_code, not_image.json()["error"]["code"]) == (415, "unsupported_image")
+    assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "body_too_large")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_concurrent_users_get_their_own_answers(live_server, digit_images):
+    """Uploads are processed in memory per request: answers never get mixed up."""
+    jobs = [(d, digit_images[d]) for d in range(10)] * 6
+
+    def ask(job):
+        digit, data = job
+        response = httpx.post(live_server + "/api/v1/predict", content=data, headers={"Content-Type": "image/png"}, timeout=20)
+        return digit, response.json()["digit"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(ask, jobs))
+    assert all(sent == answered for sent, answered in answers)
+
+
+def test_metrics_add_up_across_workers(live_server, digit_images):
+    before = httpx.get(live_server + "/metrics").text
+    for _ in range(6):
+        httpx.post(live_server + "/api/v1/predict", content=digit_images[9], headers={"Content-Type": "image/png"})
+    text = httpx.get(live_server + "/metrics").text
+
+    def count(text: str) -> float:
+        for line in text.splitlines():
+            if line.startswith('digitrec_predictions_total{digit="9"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    assert count(text) - count(before) == 6
+
+
+def test_request_ids_appear_in_the_log(digit_images):
+    process, url = start_server({"DIGITREC_RATE_LIMIT": "off"}, workers=1)
+    try:
+        response = httpx.post(url + "/api/v1/predict", content=digit_images[2], headers={"Content-Type": "image/png", "X-Request-ID": "trace-me-42"})
+        assert response.headers["X-Request-ID"] == "trace-me-42"
+    finally:
+        log = stop_server(process)
+    assert "[trace-me-42] POST /api/v1/predict 200" in log
+
+
+def test_rate_limit_on_the_live_server(digit_images):
+    process, url = start_server({"DIGITREC_RATE_LIMIT": "2 per minute"}, workers=1)
+    try:
+        statuses = [
+            httpx.post(url + "/api/v1/predict", content=digit_images[1], headers={"Content-Type": "image/png"}).status_code
+            for _ in range(3)
+        ]
+    finally:
+        stop_server(process)
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.slow
+def test_openapi_conformance_with_schemathesis(live_server, tmp_path):
+    """schemathesis generates requests from our OpenAPI document; none may break it."""
+    executable = Path(sys.executable).parent / "schemathesis"
+    command = [str(executable) if executable.exists() else shutil.which("schemathesis")]
+    result = subprocess.run(
+        [
+            *command, "run", f"{live_server}/api/v1/openapi.json",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", "40", "--seed", "1", "--workers", "2", "--no-color",
+            "--request-timeout", "10",
+        ],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
