@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitrec.engine import ImageTooLarge, UnsupportedImage, decode
+import renderings
+
+from digitrec.engine import UnsupportedImage, decode
 from digitrec.engine.decode import WORKING_SIZE
 
 
@@ -19,26 +19,6 @@ def encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return buffer.getvalue()
-
-
-def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-    )
-
-
-def png_declaring(width: int, height: int, idat: bytes = b"") -> bytes:
-    """A PNG whose header declares any size, with whatever pixel data we choose."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", idat or zlib.compress(b"\x00" * 16))
-        + png_chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -99,39 +79,8 @@ def test_large_images_are_reduced_to_the_working_size(seven):
         assert max(decode(encode(big, fmt)).shape[:2]) <= WORKING_SIZE
 
 
-def _hostile_files(seven) -> dict[str, tuple[bytes, type]]:
-    png, jpeg = encode(seven, "PNG"), encode(seven, "JPEG")
-    # A JPEG whose frame header claims 65,000 x 65,000 pixels.
-    sof = jpeg.index(b"\xff\xc0")
-    huge_jpeg = jpeg[: sof + 5] + struct.pack(">HH", 65000, 65000) + jpeg[sof + 9 :]
-    # A real decompression bomb: 8,000 x 8,000 zero pixels that zip to ~60 kB.
-    bomb = png_declaring(8000, 8000, zlib.compress(b"\x00" * (8001 * 8000), 9))
-    return {
-        "empty": (b"", UnsupportedImage),
-        "random bytes": (np.random.default_rng(1).bytes(5000), UnsupportedImage),
-        "text": (b"hello, I am not an image", UnsupportedImage),
-        "truncated PNG": (png[: len(png) // 2], UnsupportedImage),
-        "truncated JPEG": (jpeg[: len(jpeg) // 2], UnsupportedImage),
-        "PNG header only": (png[:40], UnsupportedImage),
-        "zero by zero PNG": (png_declaring(0, 0), UnsupportedImage),
-        "100,000 x 100,000 PNG": (png_declaring(100_000, 100_000), ImageTooLarge),
-        "65,000 x 65,000 JPEG": (huge_jpeg, ImageTooLarge),
-        "decompression bomb": (bomb, ImageTooLarge),
-        "SVG": (
-            b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
-            b'<text x="10" y="80" font-size="80">7</text></svg>',
-            UnsupportedImage,
-        ),
-        "PDF": (
-            b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages"
-            b"/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
-            UnsupportedImage,
-        ),
-    }
-
-
 def test_hostile_files_fail_fast_with_a_typed_plain_words_error(seven):
-    for name, (data, error) in _hostile_files(seven).items():
+    for name, (data, error) in renderings.hostile_files(seven).items():
         started = time.perf_counter()
         with pytest.raises(error) as raised:
             decode(data)

@@ -50,17 +50,25 @@ def to_mnist_28x28(image: np.ndarray) -> np.ndarray:
 def ink_map(image: np.ndarray) -> np.ndarray:
     """One float32 channel, 0 on the background and growing with ink contrast (max 255)."""
     if image.ndim == 3 and image.shape[2] == 4:
-        image = _flatten_alpha(image)
-    pixels = image.astype(np.float32)
-    sample = pixels[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)]
+        if image[..., 3].min() < 250:  # real transparency
+            strokes = _ink_from_alpha(image)
+            if strokes is not None:
+                return strokes
+            image = _flatten_alpha(image)
+        else:
+            image = image[..., :3]
+    sample = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
     low, median, high = np.percentile(grey, [1, 50, 99])
     sign = 1.0 if median - low >= high - median else -1.0  # +1: ink darker than paper
 
-    background = np.median(sample.reshape(-1, 1 if sample.ndim == 2 else 3), axis=0)
-    signed = (background - pixels) * sign
-    if signed.ndim == 3:
-        signed = signed.max(axis=2)  # coloured ink differs most in one channel
+    # Coloured ink differs most from the paper in one channel: take the largest difference.
+    channels = [image] if image.ndim == 2 else cv2.split(image)
+    background = np.median(sample.reshape(-1, len(channels)), axis=0)
+    signed = None
+    for channel, level in zip(channels, background):
+        difference = (np.float32(level) - channel.astype(np.float32)) * np.float32(sign)
+        signed = difference if signed is None else cv2.max(signed, difference)
     return np.clip(signed - _uneven_background(signed), 0, 255)
 
 
@@ -164,15 +172,33 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(outline, 1)
 
 
+def _ink_from_alpha(rgba: np.ndarray) -> np.ndarray | None:
+    """Strokes on a transparent canvas: ink = opacity x contrast with the stroke colour.
+
+    Only when the opaque pixels are a minority (strokes, not a card with clear corners);
+    otherwise None, and the image is composited and read like any other.
+    """
+    alpha = rgba[..., 3]
+    opaque = alpha > 127
+    share = float(opaque.mean())
+    if share > 0.5:
+        return None
+    if share == 0.0:
+        return np.zeros(alpha.shape, np.float32)  # fully transparent: blank
+    red, green, blue = cv2.split(np.ascontiguousarray(rgba[..., :3]))
+    luma = float((rgba[..., :3][opaque] @ np.float32([0.299, 0.587, 0.114])).mean())
+    if luma < 128:  # dark strokes: contrast against white
+        contrast = 255 - cv2.min(cv2.min(red, green), blue)
+    else:  # light strokes: contrast against black
+        contrast = cv2.max(cv2.max(red, green), blue)
+    return cv2.multiply(alpha, contrast, scale=1 / 255, dtype=cv2.CV_32F)
+
+
 def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     """Composite onto the background that contrasts with the opaque pixels."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     rgb = rgba[..., :3].astype(np.float32)
-    if alpha.min() > 0.98:
-        return rgba[..., :3]
     opaque = alpha[..., 0] > 0.5
-    if not opaque.any():
-        return np.zeros(rgb.shape, np.uint8)  # fully transparent: blank
     luma = rgb[opaque] @ np.float32([0.299, 0.587, 0.114])
     background = 255.0 if luma.mean() < 128 else 0.0  # dark strokes go on white
     return (rgb * alpha + background * (1 - alpha)).astype(np.uint8)

@@ -60,6 +60,8 @@ class Recognizer:
 
         self.model_path = Path(model_path) if model_path else shipped_model_path()
         card_path = self.model_path.with_suffix(".json")
+        if not self.model_path.is_file():
+            raise ModelNotFound(f"The model file {self.model_path} does not exist.")
         try:
             # The model card is optional (a freshly exported model has none yet).
             self.card = json.loads(card_path.read_text()) if card_path.exists() else {}

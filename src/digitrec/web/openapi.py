@@ -7,6 +7,19 @@ from __future__ import annotations
 
 from digitrec import __version__
 
+# A hand-drawn 7 (56x56 PNG), so generated tests start from a real image.
+EXAMPLE_IMAGE = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAADgAAAA4CAAAAACN7WTCAAABYklEQVRIx+2WsUoDQRCGd+OFHKSV"
+    "E/VFIlhZhFgIscwLpLLxDQSfwRewSmkTxMZHyDtEMBIkCELQeIdr5gTh1v3/ubWyyATmYDPDN7lv"
+    "s6x15m/RMJvGf9SY+AtPs88tZ9cf77G37xW6aowg4rxa6DXekuEuSeMd/VkXuDG/IX07CzKqu8aN"
+    "g0qh9f4dxePUNPJm3nTu5/F2+rH+Jp1m7K2GYlAW9ulbDcVLW/rSeXW1xs65WkruZnwDBKInZa2Z"
+    "ix113pLGY39ZH3W4ktz5ta4BF6lUtZ+jicN3ySfbscRvoO+iBvGsBPYyE0kMy69BBPJ1Yli+vgGA"
+    "fH1UJF8bFclXiVC+QoTyNSKWz4lYvkIk8jkRy+cbgMjnozL5bFQmnxKpfEKk8hmRy8dELp8QFfmY"
+    "2KfyMfF1IvloN/qec/8g+ZCeDsE5yrvAwZKdDsjj2IxX9Byz4IZcJEVCJ7WbqzWOL/Lktrpidqw/"
+    "AAAAAElFTkSuQmCC"
+)
+
 _PROBABILITIES = {
     "type": "array",
     "items": {"type": "number", "minimum": 0, "maximum": 1},
@@ -106,7 +119,9 @@ def openapi_spec(model_version: str) -> dict:
                                             "description": "A data URL or plain base64.",
                                         }
                                     },
-                                }
+                                },
+                                "example": {"image": EXAMPLE_IMAGE},
+                            }
                             },
                         },
                     },

@@ -1,0 +1,107 @@
+"""Engine speed on one core: preprocessing + inference, inference alone, start-up, hostile files.
+
+    python benchmarks/bench_engine.py [--repeat 300]
+
+Prints a Markdown table (median and p90 of repeated runs against the targets). Never fails
+on timing: it measures and reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# One core: pin the process and keep every library to one thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+import renderings  # noqa: E402
+
+from digitrec.engine import DigitrecError, Recognizer  # noqa: E402
+from digitrec.training import mnist  # noqa: E402
+
+cv2.setNumThreads(1)
+
+
+def timed(function, repeat: int) -> list[float]:
+    for _ in range(min(20, repeat)):
+        function()  # warm-up
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def startup_seconds(model: str | None, runs: int = 5) -> list[float]:
+    code = (
+        "import sys, time; t = time.perf_counter();"
+        "from digitrec.engine import Recognizer; Recognizer(sys.argv[1] or None);"
+        "print(time.perf_counter() - t)"
+    )
+    return [
+        float(subprocess.run([sys.executable, "-c", code, model or ""], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--model", help="ONNX model (default: the shipped one)")
+    args = parser.parse_args()
+
+    images, _ = mnist.load_test_set(os.environ.get(mnist.DATA_ENV))
+    rng = np.random.default_rng(0)
+    canvas = renderings.transparent_canvas(images[0], rng)
+    photo = renderings.photo_jpeg(images[1], rng)
+    recognizer = Recognizer(args.model, threads=1)
+    tensor = images[2].astype(np.float32)[None] / 255
+
+    rows = [
+        ("280×280 canvas PNG: decode + preprocess + inference", timed(lambda: recognizer.recognize(canvas), args.repeat), 2.0),
+        ("640×480 JPEG photo: decode + preprocess + inference", timed(lambda: recognizer.recognize(photo), args.repeat), 8.0),
+        ("inference alone (one 28×28)", timed(lambda: recognizer.predict_tensors(tensor), args.repeat * 3), 0.5),
+    ]
+    startup = startup_seconds(args.model)
+
+    seven = Image.fromarray(cv2.cvtColor(255 - cv2.resize(images[0], (300, 200)), cv2.COLOR_GRAY2RGB))
+    hostile = []
+    for name, (data, _) in renderings.hostile_files(seven).items():
+
+        def attempt(data=data):
+            try:
+                recognizer.recognize(data)
+            except DigitrecError:
+                pass
+
+        hostile.append((name, statistics.median(timed(attempt, 20))))
+
+    print(f"Engine benchmark: one core ({os.cpu_count()} present), {args.repeat} runs each\n")
+    print("| what | median | p90 | target |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, times, target in rows:
+        q = statistics.quantiles(times, n=10)
+        print(f"| {name} | {statistics.median(times):.2f} ms | {q[8]:.2f} ms | ≤ {target} ms |")
+    print(f"| import + model load | {statistics.median(startup) * 1000:.0f} ms | {max(startup) * 1000:.0f} ms (max) | ≤ 500 ms |")
+    worst = max(hostile, key=lambda item: item[1])
+    print(f"| hostile files ({len(hostile)} kinds): slowest typed error ({worst[0]}) | {worst[1]:.2f} ms | | ≤ 100 ms |")
+    print("\nHostile files, median time to the typed error:")
+    for name, ms in hostile:
+        print(f"  {name:<24} {ms:7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

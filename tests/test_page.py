@@ -1,0 +1,286 @@
+"""The page, end to end, in real headless Chromium against the real server.
+
+Digits are drawn with real mouse drags and real touch events from stroke data; pictures
+are sent through the file picker, drag and drop, and paste. Every test also checks that no
+request left the app's own origin. Screenshots land in tests/screenshots/.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import renderings
+from strokes import STROKES, shifted
+
+CHROMIUM = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"Chromium is required in CI and is missing at {CHROMIUM}")
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str, **context_options):
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url + "/")
+    page.wait_for_load_state("networkidle")
+    return context, page, requests
+
+
+def _assert_same_origin(requests: list[str], url: str) -> None:
+    foreign = [r for r in requests if not r.startswith((url + "/", "data:", "blob:"))]
+    assert foreign == [], f"requests left the app's origin: {foreign}"
+
+
+@pytest.fixture
+def desktop(browser, live_server):
+    context, page, requests = _open(browser, live_server, viewport={"width": 1280, "height": 900})
+    yield page
+    _assert_same_origin(requests, live_server)
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    context, page, requests = _open(
+        browser,
+        live_server,
+        viewport={"width": 360, "height": 780},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    yield page
+    _assert_same_origin(requests, live_server)
+    context.close()
+
+
+def draw_with_mouse(page, strokes) -> None:
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=2)
+        page.mouse.up()
+
+
+def draw_with_touch(page, strokes) -> None:
+    """Real touch events through the DevTools protocol (a finger on a phone screen)."""
+    cdp = page.context.new_cdp_session(page)
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+        for kind, (x, y) in zip(kinds, points):
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def answer(page) -> str:
+    page.get_by_test_id("result-digit").wait_for(state="visible")
+    return page.get_by_test_id("result-digit").inner_text()
+
+
+def wait_for_answer(page, expected: str, testid: str = "result-digit") -> None:
+    sync_api.expect(page.get_by_test_id(testid)).to_have_text(expected, timeout=10_000)
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# ---- drawing -----------------------------------------------------------------------------
+
+
+def test_every_digit_drawn_with_the_mouse_is_read(desktop):
+    for digit, strokes in STROKES.items():
+        desktop.get_by_test_id("clear").click()
+        draw_with_mouse(desktop, strokes)
+        wait_for_answer(desktop, str(digit))
+        bar = desktop.get_by_test_id(f"prob-bar-{digit}")
+        assert float(bar.get_attribute("aria-valuenow")) >= 50
+    assert "%" in desktop.get_by_test_id("result-confidence").inner_text()
+    assert desktop.get_by_test_id("model-view").get_attribute("src").startswith("data:image/png")
+    screenshot(desktop, "desktop.png")
+
+
+def test_drawing_with_a_finger_on_a_phone(phone):
+    for digit in (2, 4, 7):
+        phone.get_by_test_id("clear").click()
+        draw_with_touch(phone, STROKES[digit])
+        wait_for_answer(phone, str(digit))
+    # Drawing must not scroll the page.
+    assert phone.evaluate("window.scrollY") == 0
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, "the layout is wider than a 360 px phone"
+    screenshot(phone, "phone.png")
+
+
+def test_a_number_is_read_left_to_right_with_boxes(desktop):
+    strokes = shifted(STROKES[4], dx=-0.22, scale=0.55) + shifted(STROKES[2], dx=0.22, scale=0.55)
+    draw_with_mouse(desktop, strokes)
+    wait_for_answer(desktop, "42", testid="result-number")
+    assert desktop.locator("#canvas-boxes .box").count() == 2
+
+
+def test_undo_removes_the_last_stroke(desktop):
+    draw_with_mouse(desktop, STROKES[7])  # a bar, then a slanted stem
+    wait_for_answer(desktop, "7")
+    desktop.get_by_test_id("undo").click()  # only the stem is left: a 1
+    wait_for_answer(desktop, "1")
+    desktop.keyboard.press("Control+z")  # nothing left
+    sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_hidden()
+
+
+def test_clear_and_the_empty_canvas_message(desktop):
+    draw_with_mouse(desktop, STROKES[3])
+    wait_for_answer(desktop, "3")
+    desktop.get_by_test_id("clear").click()
+    sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_hidden()
+    desktop.get_by_test_id("predict").click()
+    sync_api.expect(desktop.get_by_test_id("error-message")).to_have_text("Draw a digit first.")
+    blank = desktop.evaluate(
+        """() => { const c = document.getElementById('draw-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return d.every((v, i) => i % 4 !== 3 || v === 0); }"""
+    )
+    assert blank
+
+
+# ---- pictures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pictures(mnist_test_set, tmp_path_factory):
+    images, labels = mnist_test_set
+    folder = tmp_path_factory.mktemp("pictures")
+    rng = np.random.default_rng(11)
+    index = {int(d): int(np.flatnonzero(labels == d)[3]) for d in (3, 5, 8)}
+    transparent = folder / "canvas.png"
+    transparent.write_bytes(renderings.transparent_canvas(images[index[3]], rng))
+    photo = folder / "photo.jpg"
+    photo.write_bytes(renderings.photo_jpeg(images[index[5]], rng))
+    scan = folder / "scan.png"
+    scan.write_bytes(renderings.dark_on_white(images[index[8]], rng))
+    notes = folder / "notes.txt"
+    notes.write_text("this is not an image")
+    return {"transparent": transparent, "photo": photo, "scan": scan, "text": notes}
+
+
+def test_upload_a_transparent_png_and_a_jpeg_photo(desktop, pictures):
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["transparent"]))
+    wait_for_answer(desktop, "3")
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
+    wait_for_answer(desktop, "5")
+    assert desktop.get_by_test_id("preview").is_visible()
+
+
+def _file_handle(page, path: Path, mime: str):
+    data = base64.b64encode(path.read_bytes()).decode()
+    return page.evaluate_handle(
+        """([data, name, mime]) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: mime }));
+            return transfer; }""",
+        [data, path.name, mime],
+    )
+
+
+def test_drag_and_drop_a_picture(desktop, pictures):
+    transfer = _file_handle(desktop, pictures["scan"], "image/png")
+    for event in ("dragenter", "dragover", "drop"):
+        desktop.dispatch_event("#dropzone", event, {"dataTransfer": transfer})
+    wait_for_answer(desktop, "8")
+
+
+def test_paste_a_picture(desktop, pictures):
+    transfer = _file_handle(desktop, pictures["photo"], "image/jpeg")
+    desktop.evaluate(
+        "(t) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: t }))", transfer
+    )
+    wait_for_answer(desktop, "5")
+
+
+def test_a_file_that_is_not_an_image_shows_an_error(desktop, pictures):
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["text"]))
+    message = desktop.get_by_test_id("error-message")
+    sync_api.expect(message).to_be_visible()
+    assert "not an image" in message.inner_text()
+
+
+# ---- keyboard and accessibility -------------------------------------------------------------
+
+
+def _tab_to(page, testid: str, limit: int = 40) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement?.dataset?.testid") == testid:
+            return
+    raise AssertionError(f"could not reach {testid} with the Tab key")
+
+
+def test_keyboard_only_use(desktop, pictures):
+    _tab_to(desktop, "predict")
+    desktop.keyboard.press("Enter")
+    sync_api.expect(desktop.get_by_test_id("error-message")).to_have_text("Draw a digit first.")
+    _tab_to(desktop, "upload-input")
+    with desktop.expect_file_chooser() as chooser:
+        desktop.keyboard.press("Space")
+    chooser.value.set_files(str(pictures["scan"]))
+    wait_for_answer(desktop, "8")
+    assert "8" in desktop.locator("#status").inner_text()  # announced via aria-live
+    _tab_to(desktop, "feedback-3")
+    desktop.keyboard.press("Enter")
+    sync_api.expect(desktop.locator("#feedback-status")).not_to_be_empty()
+
+
+def test_controls_are_labelled(desktop):
+    for testid in ("draw-canvas", "clear", "undo", "predict", "upload-input"):
+        element = desktop.get_by_test_id(testid)
+        name = element.evaluate(
+            "(e) => e.getAttribute('aria-label') || e.labels?.[0]?.innerText || e.innerText"
+        )
+        assert name.strip(), testid
+    assert desktop.locator("[aria-live]").count() >= 1
+
+
+def test_dark_mode_follows_the_system(browser, live_server):
+    context, page, requests = _open(browser, live_server, color_scheme="dark")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    draw_with_mouse(page, STROKES[9])
+    wait_for_answer(page, "9")
+    screenshot(page, "desktop-dark.png")
+    context.close()
+    _assert_same_origin(requests, live_server)
+    red, green, blue = (int(v) for v in background[4:-1].split(",")[:3])
+    assert red + green + blue < 150, background
