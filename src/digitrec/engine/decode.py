@@ -19,6 +19,7 @@ from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # MPO photos open as JPEG
 MAX_PIXELS = 40_000_000  # declared width x height; a 40 MP phone photo still passes
 WORKING_SIZE = 512  # longest side kept after decoding
+JPEG_DRAFT_SIZE = 320  # JPEGs decode at the smallest DCT scale that keeps this longest side
 
 _SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 Image.init()  # register every plugin once, so ``formats=`` can name them all
@@ -48,9 +49,9 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         try:
             if image.format in ("JPEG", "MPO"):
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: far faster.
-                scale = WORKING_SIZE / max(width, height)
+                scale = JPEG_DRAFT_SIZE / max(width, height)
                 if scale < 1:
-                    image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+                    image.draft("RGB", (round(width * scale), round(height * scale)))
             image.load()
             image = ImageOps.exif_transpose(image)
             image = _to_standard_mode(image)

@@ -121,7 +121,6 @@ def openapi_spec(model_version: str) -> dict:
                                     },
                                 },
                                 "example": {"image": EXAMPLE_IMAGE},
-                            }
                             },
                         },
                     },

@@ -50,6 +50,7 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("child_exit", child_exit)
             self.cfg.set("accesslog", None)
             self.cfg.set("proc_name", "digitrec")
+            self.cfg.set("control_socket_disable", True)  # several servers may run side by side
 
         def load(self):
             # Runs in each worker: the model is loaded once per worker, never per request.
