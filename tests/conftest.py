@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,8 +47,14 @@ def digit_images(mnist_test_set):
 
 
 @pytest.fixture
-def app():
-    return create_app({"TESTING": True, "RATE_LIMIT": "off"})
+def database_url(tmp_path) -> str:
+    """A fresh SQLite database per test (the PostgreSQL variants live in test_feedback.py)."""
+    return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+
+
+@pytest.fixture
+def app(database_url):
+    return create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": database_url})
 
 
 @pytest.fixture
@@ -66,15 +73,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(extra_env: dict | None = None, workers: int = 2):
-    """Start the real `digitrec serve` (gunicorn) on a free loopback port."""
-    port = free_port()
-    env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", **(extra_env or {})}
+def start_server(extra_env: dict | None = None, workers: int = 2, port: int | None = None):
+    """Start the real `digitrec serve` (gunicorn) on a free loopback port.
+
+    Unless extra_env says otherwise, corrections go to a fresh SQLite file in a temporary
+    data folder, never the user's.
+    """
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "DIGITREC_RATE_LIMIT": "off",
+        "DIGITREC_DATA_DIR": tempfile.mkdtemp(prefix="digitrec-test-"),
+        **(extra_env or {}),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "digitrec", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a test can kill it whole
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30

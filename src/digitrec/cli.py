@@ -45,9 +45,14 @@ def serve(host: str, port: int, workers: int | None, model: str | None, dev: boo
     """Start the web app (gunicorn; waitress where gunicorn cannot run, e.g. Windows)."""
     from digitrec.web.server import run_server
 
+    from digitrec.storage import feedback
+
     if model:
         os.environ["DIGITREC_MODEL"] = str(Path(model).resolve())
     try:
+        # Create or upgrade the corrections database once, before any worker starts.
+        feedback.upgrade(feedback.default_url())
+        os.environ["DIGITREC_SKIP_DB_UPGRADE"] = "1"
         run_server(host, port, workers or os.cpu_count() or 1, dev)
     except DigitrecError as error:
         _fail(error)
@@ -112,9 +117,23 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="ONNX file to write.")
 @click.option("--limit", type=click.IntRange(100), help="Train on the first N images only (tests).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the recipe's).")
-def train(data: str | None, epochs: int | None, out: str, limit: int | None, seed: int | None):
+@click.option(
+    "--extra-data",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Corrections exported by `digitrec feedback export` (.npz or IDX images file), mixed in.",
+)
+def train(
+    data: str | None,
+    epochs: int | None,
+    out: str,
+    limit: int | None,
+    seed: int | None,
+    extra_data: str | None,
+):
     """Train the CNN on MNIST, export ONNX and write the model card beside it."""
     import dataclasses
+
+    from digitrec.storage.export import read_corrections
 
     try:
         from digitrec.training.train import Hyperparameters
@@ -129,7 +148,10 @@ def train(data: str | None, epochs: int | None, out: str, limit: int | None, see
     hp = Hyperparameters()
     changes = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
     try:
-        card = run_training(data, Path(out), dataclasses.replace(hp, **changes), limit=limit)
+        extra = read_corrections(Path(extra_data)) if extra_data else None
+        card = run_training(
+            data, Path(out), dataclasses.replace(hp, **changes), limit=limit, extra=extra
+        )
     except DigitrecError as error:
         _fail(error)
     click.echo(
@@ -165,3 +187,52 @@ def evaluate(data: str | None, model: str | None, report: str | None) -> None:
     if report:
         for path in measure.write_report(Path(report), images, labels, probabilities):
             click.echo(f"Wrote {path}")
+
+
+@main.group()
+def db() -> None:
+    """The corrections database ($DIGITREC_DATABASE_URL, default SQLite in the data folder)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to the newest version."""
+    from digitrec.storage import feedback
+
+    url = feedback.default_url()
+    feedback.upgrade(url)
+    click.echo(f"Database is up to date: {_safe_url(url)}")
+
+
+@main.group("feedback")
+def feedback_group() -> None:
+    """Corrections sent by users."""
+
+
+@feedback_group.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["npz", "idx"]),
+    default=None,
+    help="npz (default for .npz) or idx (gzip IDX images + labels files, like MNIST).",
+)
+def feedback_export(out: str, fmt: str | None) -> None:
+    """Write all corrections (28x28 images, correct labels) for `digitrec train --extra-data`."""
+    from digitrec.storage import feedback
+    from digitrec.storage.export import write_corrections
+
+    store = feedback.FeedbackStore(feedback.default_url())
+    images, correct, predicted = store.export()
+    fmt = fmt or ("idx" if not out.endswith(".npz") else "npz")
+    for path in write_corrections(Path(out), images, correct, predicted, fmt):
+        click.echo(f"Wrote {path}")
+    click.echo(f"{len(images)} corrections exported.")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

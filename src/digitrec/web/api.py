@@ -26,7 +26,7 @@ from digitrec.engine.errors import (
 )
 from digitrec.engine.recognizer import Prediction, Recognizer
 from digitrec.web import metrics
-from digitrec.web.app import error_response
+from digitrec.web.app import REQUEST_ID_PATTERN, error_response
 from digitrec.web.openapi import openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -92,6 +92,52 @@ def predict():
     return jsonify(body)
 
 
+def feedback_rate_limit() -> str:
+    return current_app.config["FEEDBACK_RATE_LIMIT"]
+
+
+@bp.post("/feedback")
+@limiter.limit(feedback_rate_limit)
+def feedback():
+    """Store a correction: the image, what we predicted and what it really is."""
+    if request.mimetype == "multipart/form-data":
+        fields, from_form = request.form, True
+    elif request.mimetype == "application/json":
+        fields, from_form = request.get_json(silent=True), False
+        if not isinstance(fields, dict):
+            raise RequestProblem(400, "malformed_json", "The body is not a JSON object.")
+    else:
+        raise RequestProblem(
+            415,
+            "unsupported_media_type",
+            "Send the correction as multipart/form-data (image, predicted, correct) or as "
+            'JSON {"image": "<data URL>", "predicted": 3, "correct": 8}.',
+        )
+    predicted = _label(fields.get("predicted"), "predicted", from_form)
+    correct = _label(fields.get("correct"), "correct", from_form)
+    request_id = fields.get("request_id")
+    if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID_PATTERN.match(request_id)):
+        raise RequestProblem(400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'.")
+    data = image_from_request()
+    model = recognizer()
+    result = model.recognize(data)
+    store = current_app.extensions["feedback"]
+    correction_id = store.add(result.input_28x28, predicted, correct, model.version, data, request_id)
+    return jsonify({"id": correction_id}), 201
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _label(value, name: str, from_form: bool) -> int:
+    """A digit 0-9: a JSON integer, or a one-character form field."""
+    if from_form and isinstance(value, str) and value in _DIGITS:  # ASCII only, not "٣"
+        return int(value)
+    if not from_form and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return value
+    raise RequestProblem(422, "invalid_label", f"'{name}' must be a digit from 0 to 9.")
+
+
 @bp.get("/health")
 def health():
     return jsonify({"status": "ok"})
@@ -118,6 +164,8 @@ def openapi():
 def image_from_request() -> bytes:
     """The image bytes from a multipart field, a raw image/* body, or JSON."""
     mimetype = request.mimetype
+    if mimetype == "application/json":
+        return _image_from_json(request.get_json(silent=True))
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
@@ -125,8 +173,6 @@ def image_from_request() -> bytes:
         data = upload.read()
     elif mimetype.startswith("image/"):
         data = request.get_data(cache=False)
-    elif mimetype == "application/json":
-        data = _image_from_json(request.get_json(silent=True))
     elif not mimetype and not request.content_length:
         raise RequestProblem(400, "missing_image", "The request has no body. " + HOW_TO_SEND)
     else:

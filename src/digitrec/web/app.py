@@ -16,6 +16,7 @@ from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
 from digitrec.engine.recognizer import Recognizer
+from digitrec.storage import feedback
 from digitrec.web import metrics
 
 log = logging.getLogger("digitrec")
@@ -25,7 +26,7 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class InMemoryRequest(Request):
@@ -47,7 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_PIXELS=int(os.environ.get("DIGITREC_MAX_PIXELS", 40_000_000)),
         # e.g. "60 per minute; 1000 per hour", or "off"
         RATE_LIMIT=os.environ.get("DIGITREC_RATE_LIMIT", "120 per minute"),
+        FEEDBACK_RATE_LIMIT=os.environ.get("DIGITREC_FEEDBACK_RATE_LIMIT", "30 per minute"),
         CORS_ORIGINS=os.environ.get("DIGITREC_CORS_ORIGINS", ""),
+        DATABASE_URL=None,  # default: $DIGITREC_DATABASE_URL or SQLite in the data folder
+        ADMIN_TOKEN=os.environ.get("DIGITREC_ADMIN_TOKEN") or None,
         JSON_SORT_KEYS=False,
     )
     if test_config:
@@ -58,6 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["MODEL_PATH"], max_pixels=app.config["MAX_PIXELS"]
     )
 
+    database_url = app.config["DATABASE_URL"] or feedback.default_url()
+    if not os.environ.get("DIGITREC_SKIP_DB_UPGRADE"):  # `digitrec serve` upgrades once, up front
+        feedback.upgrade(database_url)
+    app.extensions["feedback"] = feedback.FeedbackStore(database_url)
+
     limit = app.config["RATE_LIMIT"].strip().lower()
     app.config.setdefault("RATELIMIT_ENABLED", limit not in ("", "off", "none", "0"))
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
@@ -66,11 +75,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if origins:  # CORS is off unless origins are listed
         CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=["X-Request-ID"])
 
-    from digitrec.web import api, pages
+    from digitrec.web import admin, api, pages
 
     api.limiter.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     app.add_url_rule("/metrics", "metrics", metrics.expose)
 
     app.before_request(_start_request)
@@ -83,7 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _start_request() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
     g.started = time.perf_counter()
 
 

@@ -217,11 +217,9 @@ function showResult(body, source) {
   $("error-message").hidden = true;
   $("feedback-status").textContent = "";
   const panel = $("result");
-  if (!body) {
-    panel.hidden = true;
-    return;
-  }
-  panel.hidden = false;
+  panel.hidden = !body;
+  $("placeholder").hidden = Boolean(body);
+  if (!body) return;
   const several = body.digits && body.digits.length > 1;
   const digitEl = $("result-digit");
   const numberEl = $("result-number");
@@ -291,6 +289,7 @@ function showBoxes(container, digits) {
 
 function showError(message) {
   $("result").hidden = true;
+  $("placeholder").hidden = true;
   const el = $("error-message");
   el.textContent = message;
   el.hidden = false;

@@ -1,0 +1,1 @@
+"""Storage of user corrections (SQLAlchemy + Alembic)."""

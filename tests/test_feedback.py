@@ -1,0 +1,226 @@
+"""Corrections: stored safely in SQLite and in a real PostgreSQL server, reviewed, exported."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import free_port
+from digitrec.engine import decode, to_mnist_28x28
+from digitrec.storage.feedback import FeedbackStore
+from digitrec.web.app import create_app
+from postgres import PostgresServer, binaries
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if binaries() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL is required in CI (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def feedback_app(backend_url):
+    return create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": backend_url})
+
+
+@pytest.fixture
+def store(feedback_app) -> FeedbackStore:
+    return feedback_app.extensions["feedback"]
+
+
+def post_json(client, **payload):
+    return client.post("/api/v1/feedback", json=payload)
+
+
+def data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+# ---- storing ---------------------------------------------------------------------------
+
+
+def test_a_json_correction_is_stored_with_its_28x28_and_labels(feedback_app, store, digit_images):
+    client = feedback_app.test_client()
+    response = post_json(client, image=data_url(digit_images[8]), predicted=3, correct=8, request_id="req-1")
+    assert response.status_code == 201
+    stored = store.get(response.get_json()["id"])
+    assert (stored.predicted, stored.correct) == (3, 8)
+    assert stored.model_version == feedback_app.extensions["recognizer"].version
+    expected = to_mnist_28x28(decode(digit_images[8]))
+    assert np.abs(stored.image_28x28 / 255.0 - expected).max() <= 1 / 255 + 1e-6
+    assert stored.has_original  # a small original is kept
+
+
+def test_a_multipart_correction_is_stored(feedback_app, store, digit_images):
+    client = feedback_app.test_client()
+    form = {"image": (io.BytesIO(digit_images[4]), "d.png"), "predicted": "9", "correct": "4"}
+    response = client.post("/api/v1/feedback", data=form)
+    assert response.status_code == 201
+    assert (store.get(response.get_json()["id"]).correct, store.count()) == (4, 1)
+
+
+def test_originals_over_1_mb_are_not_kept(feedback_app, store, digit_images):
+    client = feedback_app.test_client()
+    big = digit_images[1] + b"\0" * (1024 * 1024)  # still a valid PNG, over 1 MB
+    response = client.post("/api/v1/feedback", data={"image": (io.BytesIO(big), "d.png"), "predicted": "7", "correct": "1"})
+    assert response.status_code == 201
+    assert not store.get(response.get_json()["id"]).has_original
+
+
+def test_nothing_identifying_is_stored(store):
+    from sqlalchemy import inspect
+
+    columns = {c["name"] for c in inspect(store.engine).get_columns("corrections")}
+    assert columns == {"id", "created_at", "predicted", "correct", "model_version", "image_28x28", "original", "request_id"}
+
+
+BAD_LABELS = [-1, 10, "8", None, 3.0, True, "x", [8], {"digit": 8}, "8; DROP TABLE corrections; --", "' OR 1=1 --"]
+
+
+@pytest.mark.parametrize("bad", BAD_LABELS, ids=repr)
+def test_hostile_labels_are_422_and_store_nothing(feedback_app, store, digit_images, bad):
+    client = feedback_app.test_client()
+    response = post_json(client, image=data_url(digit_images[2]), predicted=bad, correct=2)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_label"
+    response = post_json(client, image=data_url(digit_images[2]), predicted=2, correct=bad)
+    assert response.status_code == 422
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("bad", ["10", "-1", "", "٣", "8.0", "'; DROP TABLE corrections; --"])
+def test_hostile_form_labels_are_422(feedback_app, store, digit_images, bad):
+    client = feedback_app.test_client()
+    form = {"image": (io.BytesIO(digit_images[2]), "d.png"), "predicted": bad, "correct": "2"}
+    assert client.post("/api/v1/feedback", data=form).status_code == 422
+    assert store.count() == 0
+
+
+def test_other_bad_requests_are_4xx_json_and_store_nothing(feedback_app, store, digit_images):
+    client = feedback_app.test_client()
+    cases = [
+        (post_json(client, image="###", predicted=1, correct=2), 400),
+        (post_json(client, image=data_url(b"not an image"), predicted=1, correct=2), 415),
+        (post_json(client, predicted=1, correct=2), 400),
+        (client.post("/api/v1/feedback", data="[1, 2]", content_type="application/json"), 400),
+        (client.post("/api/v1/feedback", data="{", content_type="application/json"), 400),
+        (client.post("/api/v1/feedback", data=digit_images[2], content_type="image/png"), 415),
+        (client.post("/api/v1/feedback", data=b"\0" * (11 * 1024 * 1024), content_type="application/json"), 413),
+        (post_json(client, image=data_url(digit_images[2]), predicted=1, correct=2, request_id="<script>"), 400),
+        (client.get("/api/v1/feedback"), 405),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.data[:200]
+        assert response.get_json()["error"]["code"]
+    assert store.count() == 0
+
+
+def test_feedback_is_rate_limited_per_client(backend_url, digit_images):
+    app = create_app({"TESTING": True, "DATABASE_URL": backend_url, "FEEDBACK_RATE_LIMIT": "2 per minute"})
+    client = app.test_client()
+    statuses = [post_json(client, image=data_url(digit_images[5]), predicted=3, correct=5).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    assert app.extensions["feedback"].count() == 2
+
+
+# ---- review page -----------------------------------------------------------------------
+
+
+def test_review_page_is_off_without_a_token(client):
+    assert client.get("/admin/feedback").status_code == 404
+
+
+def test_review_page_needs_the_token(backend_url, digit_images):
+    app = create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": backend_url, "ADMIN_TOKEN": "s3cret"})
+    client = app.test_client()
+    correction = post_json(client, image=data_url(digit_images[6]), predicted=5, correct=6).get_json()["id"]
+    assert client.get("/admin/feedback").status_code == 401
+    assert client.get("/admin/feedback", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    basic = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    page = client.get("/admin/feedback", headers={"Authorization": basic})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"#{correction}: predicted <b>5</b>, really <b>6</b>" in html
+    assert "data:image/png;base64," in html
+
+    bearer = {"Authorization": "Bearer s3cret"}
+    forged = client.post(f"/admin/feedback/{correction}/delete", data={"form_token": "x"}, headers=bearer)
+    assert forged.status_code == 400
+    token = html.split('name="form_token" value="')[1].split('"')[0]
+    deleted = client.post(f"/admin/feedback/{correction}/delete", data={"form_token": token}, headers=bearer)
+    assert deleted.status_code == 303
+    assert app.extensions["feedback"].count() == 0
+
+
+# ---- export and training -------------------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "digitrec", *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout)
+
+
+def _fill(url: str, mnist_test_set, count: int) -> list[int]:
+    import renderings
+
+    images, labels = mnist_test_set
+    app = create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": url})
+    client = app.test_client()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        data = renderings.dark_on_white(images[i], rng)
+        response = post_json(client, image=data_url(data), predicted=int((labels[i] + 1) % 10), correct=int(labels[i]))
+        assert response.status_code == 201
+    return [int(v) for v in labels[:count]]
+
+
+def test_db_upgrade_and_export_in_both_formats(tmp_path, mnist_test_set):
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    env = {"DIGITREC_DATABASE_URL": url}
+    upgraded = run_cli("db", "upgrade", env=env)
+    assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
+    labels = _fill(url, mnist_test_set, 5)
+    assert run_cli("feedback", "export", "--out", str(tmp_path / "c.npz"), env=env).returncode == 0
+    with np.load(tmp_path / "c.npz") as data:
+        assert data["images"].shape == (5, 28, 28) and data["labels"].tolist() == labels
+    assert run_cli("feedback", "export", "--out", str(tmp_path / "c"), "--format", "idx", env=env).returncode == 0
+    from digitrec.storage.export import read_corrections
+
+    images, read_labels = read_corrections(tmp_path / "c-images-idx3-ubyte.gz")
+    assert images.shape == (5, 28, 28) and read_labels.tolist() == labels
+
+
+@pytest.mark.slow
+def test_export_then_train_round_trip(tmp_path, mnist_test_set):
+    from digitrec.training import mnist
+
+    url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
+    _fill(url, mnist_test_set, 12)
+    env = {"DIGITREC_DATABASE_URL": url}
+    assert run_cli("feedback", "export", "--out", str(tmp_path / "c.npz"), env=env).returncode == 0
+    data = str(mnist.resolve_folder(os.environ.get(mnist.DATA_ENV)))
+    out = tmp_path / "tuned.onnx"
+    trained = run_cli(
+        "train", "--data", data, "--epochs", "1", "--limit", "200", "--out", str(out),
+        "--extra-data", str(tmp_path / "c.npz"), env=env,
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["corrections_used"] == 12 and card["train_images"] == 212
