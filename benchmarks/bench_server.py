@@ -57,7 +57,12 @@ def free_port() -> int:
 
 def start(workers: int, port: int) -> tuple[subprocess.Popen, float]:
     """Start the server and return it with the seconds until the first successful prediction."""
-    env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", "DIGITREC_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DIGITREC_RATE_LIMIT": "off",
+        "DIGITREC_LOG_LEVEL": "WARNING",
+        "DIGITREC_DATA_DIR": tempfile.mkdtemp(prefix="digitrec-bench-"),
+    }
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "digitrec", "serve", "--port", str(port), "--workers", str(workers)],

@@ -21,7 +21,7 @@ from digitrec.training.augment import Augmentation
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 128
     peak_learning_rate: float = 3e-3
     warmup_epochs: int = 1

@@ -4,7 +4,9 @@ Flask's reloading server with --dev.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -30,6 +32,12 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
     # worker imports prometheus_client.
     metrics_dir = tempfile.mkdtemp(prefix="digitrec-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    master = os.getpid()
+
+    @atexit.register
+    def _remove_metrics_dir():  # workers are forked and inherit this: only the master cleans
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def child_exit(server, worker):
         from prometheus_client import multiprocess
