@@ -234,9 +234,11 @@ def test_cors_is_off_by_default_and_configurable(client):
 
 def test_uploads_are_never_written_to_disk(client, digit_images, tmp_path, monkeypatch):
     # Werkzeug spools uploads over 500 kB to a temporary file; ours stay in memory.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
     big_png = digit_images[7] + b"\0" * 2_000_000  # bytes after IEND are ignored by decoders
     form = {"image": (io.BytesIO(big_png), "big.png")}
     response = client.post("/api/v1/predict", data=form)
     assert response.status_code == 200
-    assert list(tmp_path.iterdir()) == []
+    assert list(spool.iterdir()) == []

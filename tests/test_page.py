@@ -153,9 +153,10 @@ def test_a_number_is_read_left_to_right_with_boxes(desktop):
 
 
 def test_undo_removes_the_last_stroke(desktop):
-    draw_with_mouse(desktop, STROKES[7])  # a bar, then a slanted stem
+    bar, stem = STROKES[7]
+    draw_with_mouse(desktop, [stem, bar])  # a 7 drawn stem first
     wait_for_answer(desktop, "7")
-    desktop.get_by_test_id("undo").click()  # only the stem is left: a 1
+    desktop.get_by_test_id("undo").click()  # the bar goes, the stem is left: a 1
     wait_for_answer(desktop, "1")
     desktop.keyboard.press("Control+z")  # nothing left
     sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_hidden()

@@ -14,6 +14,7 @@ import numpy as np
 from digitrec.engine.preprocess import find_ink, ink_map, to_28x28
 
 MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
+FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the median digit height are parts
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
         index = groups.index(group)
         spans[index] = (min(spans[index][0], x), max(spans[index][1], x + w))
 
+    groups = _merge_fragments(groups, ink)
     largest = max(sum(ink.areas[i] for i in g) for g in groups)
     pieces = []
     for group in groups:
@@ -67,3 +69,32 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
         )
         pieces.append(DigitPiece(to_28x28(ink.image, mask), box))
     return sorted(pieces, key=lambda p: p.box.x)
+
+
+def _merge_fragments(groups: list[list[int]], ink) -> list[list[int]]:
+    """Join pieces much shorter than the digits around them (the detached bar of a 5, a
+    broken stroke) to the nearest group: they are parts of a digit, not digits."""
+
+    def extent(group):
+        boxes = [ink.boxes[i] for i in group]
+        top = min(b[1] for b in boxes)
+        return (min(b[0] for b in boxes), max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes) - top)
+
+    if len(groups) < 2:
+        return groups
+    median_height = float(np.median([extent(g)[2] for g in groups]))
+    groups = [list(g) for g in groups]
+    while True:
+        fragments = [g for g in groups if extent(g)[2] < FRAGMENT_HEIGHT * median_height]
+        if not fragments or len(groups) < 2:
+            return groups
+        fragment = fragments[0]
+        left, right, _ = extent(fragment)
+
+        def gap(other):
+            o_left, o_right, _ = extent(other)
+            return max(o_left - right, left - o_right, 0)
+
+        nearest = min((g for g in groups if g is not fragment), key=gap)
+        nearest.extend(fragment)
+        groups.remove(fragment)

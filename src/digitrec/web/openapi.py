@@ -137,6 +137,53 @@ def openapi_spec(model_version: str) -> dict:
                     },
                 }
             },
+            "/api/v1/feedback": {
+                "post": {
+                    "summary": "Send a correction: the image, what was predicted, the right digit",
+                    "operationId": "feedback",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image", "predicted", "correct"],
+                                    "properties": {
+                                        "image": {"type": "string", "description": "A data URL or plain base64."},
+                                        "predicted": {"type": "integer", "minimum": 0, "maximum": 9},
+                                        "correct": {"type": "integer", "minimum": 0, "maximum": 9},
+                                        "request_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                                    },
+                                },
+                                "example": {"image": EXAMPLE_IMAGE, "predicted": 1, "correct": 7},
+                            },
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["image", "predicted", "correct"],
+                                    "properties": {
+                                        "image": {"type": "string", "format": "binary"},
+                                        "predicted": {"type": "string", "pattern": "^[0-9]$"},
+                                        "correct": {"type": "string", "pattern": "^[0-9]$"},
+                                        "request_id": {"type": "string"},
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "201": _json(
+                            "Stored",
+                            {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
+                        ),
+                        "400": _error("Malformed request or missing field"),
+                        "413": _error("Body or image over the size limit"),
+                        "415": _error("Not a supported image"),
+                        "422": _error("A label is not a digit 0-9, or no digit in the image"),
+                        "429": _error("Rate limited"),
+                    },
+                }
+            },
             "/api/v1/health": {
                 "get": {
                     "summary": "Liveness",
