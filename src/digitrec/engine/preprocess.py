@@ -85,6 +85,8 @@ def find_ink(ink: np.ndarray) -> Ink:
     threshold, mask = cv2.threshold(smooth, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
 
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count < 2:
+        raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
     areas = stats[1:, cv2.CC_STAT_AREA]
     ids = [i + 1 for i in np.flatnonzero(areas >= SPECK_FRACTION * areas.max())]
     height, width = mask.shape
