@@ -285,3 +285,20 @@ def test_dark_mode_follows_the_system(browser, live_server):
     _assert_same_origin(requests, live_server)
     red, green, blue = (int(v) for v in background[4:-1].split(",")[:3])
     assert red + green + blue < 150, background
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_wcag_aa_violations_with_an_answer_on_screen(browser, live_server, scheme):
+    """axe-core (bundled by axe-playwright-python) checks WCAG 2 A and AA, contrast included."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context, page, requests = _open(browser, live_server, color_scheme=scheme)
+    draw_with_mouse(page, STROKES[5])
+    wait_for_answer(page, "5")
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = Axe().run(page, options=options)
+    report = results.generate_report() if results.violations_count else ""
+    context.close()
+    _assert_same_origin(requests, live_server)
+    assert results.response["testEngine"]["name"] == "axe-core" and results.response["passes"]
+    assert results.violations_count == 0, report
