@@ -77,7 +77,7 @@ def _to_standard_mode(image: Image.Image) -> Image.Image:
         "transparency" in image.info
     )
     if has_alpha:
-        return image.convert("RGBA")
+        return image if image.mode == "RGBA" else image.convert("RGBA")
     if image.mode in ("L", "RGB"):
         return image
     if image.mode == "1":

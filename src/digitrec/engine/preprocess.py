@@ -36,6 +36,7 @@ class Ink:
     """Ink found in an image: a soft ink image in [0, 1] and the labelled pieces kept."""
 
     image: np.ndarray  # float32 (H, W), ink 1, background 0
+    mask: np.ndarray  # bool (H, W), the kept pieces and their anti-aliased edges
     labels: np.ndarray  # int32 (H, W), connected component id per pixel, 0 = none
     kept: tuple[int, ...]  # ids of the components that belong to digits
     boxes: dict[int, tuple[int, int, int, int]]  # id -> (x, y, width, height)
@@ -45,7 +46,7 @@ class Ink:
 def to_mnist_28x28(image: np.ndarray) -> np.ndarray:
     """Decoded pixels (grey, RGB or RGBA uint8) -> float32 (28, 28) in [0, 1], MNIST style."""
     ink = find_ink(ink_map(image))
-    return to_28x28(ink.image, np.isin(ink.labels, ink.kept))
+    return to_28x28(ink.image, ink.mask)
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:
@@ -122,6 +123,7 @@ def find_ink(ink: np.ndarray) -> Ink:
     near_kept = cv2.dilate(kept_mask.astype(np.uint8), np.ones((3, 3), np.uint8))
     return Ink(
         image=soft * near_kept,
+        mask=near_kept > 0,
         labels=np.where(near_kept > 0, _grow_labels(labels, ids), 0).astype(np.int32),
         kept=tuple(int(i) for i in ids),
         boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
