@@ -98,7 +98,15 @@ class Recognizer:
 
     def read_number(self, data: bytes) -> NumberReading:
         """Image file bytes -> all digits found, left to right."""
-        pieces = split_digits(decode(data, self.max_pixels))
+        return self._read_pixels(decode(data, self.max_pixels))
+
+    def recognize_and_read_number(self, data: bytes) -> tuple[Prediction, NumberReading]:
+        """Both answers from one decoding: the image as one digit, and as a number."""
+        pixels = decode(data, self.max_pixels)
+        return self.predict_28x28([to_mnist_28x28(pixels)])[0], self._read_pixels(pixels)
+
+    def _read_pixels(self, pixels: np.ndarray) -> NumberReading:
+        pieces = split_digits(pixels)
         predictions = self.predict_28x28([p.image for p in pieces])
         digits = tuple(
             Prediction(**{**pred.__dict__, "box": piece.box})

@@ -71,13 +71,15 @@ def predict():
     started = time.perf_counter()
     data = image_from_request()
     model = recognizer()
-    result = model.recognize(data)
+    if _flag("multi"):
+        result, reading = model.recognize_and_read_number(data)  # decodes once
+    else:
+        result, reading = model.recognize(data), None
     metrics.observe_prediction(result.digit)
     body = {**prediction_json(result), "model": model.version}
     if _flag("explain"):
         body["input_28x28"] = png_data_url(result.input_28x28)
-    if _flag("multi"):
-        reading = model.read_number(data)
+    if reading is not None:
         body["number"] = reading.number
         body["digits"] = [
             {
