@@ -4,6 +4,10 @@ Only raster formats people actually send are opened (PNG, JPEG, GIF, BMP, WebP, 
 declared size is checked before any pixel is decoded, so a decompression bomb costs
 nothing. EXIF orientation is applied, animations give their first frame, and large images
 are reduced while decoding (JPEG draft mode) to a working size that is plenty for one digit.
+
+Pillow reads every header and decodes every format; plain 8-bit PNGs (what a canvas sends,
+the hot path) are decoded by OpenCV instead, about twice as fast, once Pillow has checked
+the header.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import io
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -23,6 +28,8 @@ JPEG_DRAFT_SIZE = 320  # JPEGs decode at the smallest DCT scale that keeps this 
 
 _SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 Image.init()  # register every plugin once, so ``formats=`` can name them all
+# A corrupt file is reported to the user as an error; OpenCV need not also log a warning.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -46,6 +53,10 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             raise UnsupportedImage("The image has no pixels (its width or height is 0).")
         if width * height > max_pixels:
             raise ImageTooLarge(_too_large_message(image.size, max_pixels))
+        if image.format == "PNG" and b"eXIf" not in data:
+            pixels = _decode_png(data)
+            if pixels is not None:
+                return pixels
         try:
             if image.format in ("JPEG", "MPO"):
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: far faster.
@@ -64,6 +75,23 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             raise UnsupportedImage(
                 "The image file is truncated or corrupt: its pixels cannot be read."
             ) from None
+
+
+def _decode_png(data: bytes) -> np.ndarray | None:
+    """A PNG with no EXIF data -> RGB(A) or grey uint8, with OpenCV; None when it is not
+    an 8-bit image OpenCV reads completely (Pillow then decodes it or says what is wrong)."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint8:
+        return None
+    if pixels.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        pixels = cv2.cvtColor(pixels, code)
+    height, width = pixels.shape[:2]
+    if max(height, width) > WORKING_SIZE:
+        scale = WORKING_SIZE / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return pixels
 
 
 def _to_standard_mode(image: Image.Image) -> Image.Image:

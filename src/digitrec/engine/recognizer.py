@@ -15,8 +15,8 @@ import numpy as np
 
 from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound
-from digitrec.engine.preprocess import to_mnist_28x28
-from digitrec.engine.segment import DigitBox, split_digits
+from digitrec.engine.preprocess import find_ink, ink_map, ink_to_28x28, to_mnist_28x28
+from digitrec.engine.segment import DigitBox, split_ink
 
 DEFAULT_MODEL = "digitrec.onnx"
 
@@ -98,21 +98,18 @@ class Recognizer:
 
     def read_number(self, data: bytes) -> NumberReading:
         """Image file bytes -> all digits found, left to right."""
-        return self._read_pixels(decode(data, self.max_pixels))
+        return self.recognize_and_read_number(data)[1]
 
     def recognize_and_read_number(self, data: bytes) -> tuple[Prediction, NumberReading]:
-        """Both answers from one decoding: the image as one digit, and as a number."""
-        pixels = decode(data, self.max_pixels)
-        return self.predict_28x28([to_mnist_28x28(pixels)])[0], self._read_pixels(pixels)
-
-    def _read_pixels(self, pixels: np.ndarray) -> NumberReading:
-        pieces = split_digits(pixels)
-        predictions = self.predict_28x28([p.image for p in pieces])
+        """Both answers from one decoding and one search for ink: the image as one digit,
+        and as a number. The model runs once, on the whole and the pieces together."""
+        ink = find_ink(ink_map(decode(data, self.max_pixels)))
+        pieces = split_ink(ink)
+        whole, *parts = self.predict_28x28([ink_to_28x28(ink)] + [p.image for p in pieces])
         digits = tuple(
-            Prediction(**{**pred.__dict__, "box": piece.box})
-            for pred, piece in zip(predictions, pieces)
+            Prediction(**{**pred.__dict__, "box": piece.box}) for pred, piece in zip(parts, pieces)
         )
-        return NumberReading("".join(str(d.digit) for d in digits), digits)
+        return whole, NumberReading("".join(str(d.digit) for d in digits), digits)
 
     def _prediction(self, probabilities: np.ndarray, image: np.ndarray) -> Prediction:
         digit = int(probabilities.argmax())

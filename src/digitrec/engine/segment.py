@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitrec.engine.preprocess import find_ink, ink_map, to_28x28
+from digitrec.engine.preprocess import Ink, find_ink, ink_map, to_28x28
 
 MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
 FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the median digit height are parts
@@ -35,7 +35,11 @@ class DigitPiece:
 
 def split_digits(image: np.ndarray) -> list[DigitPiece]:
     """Decoded pixels -> one MNIST-style 28x28 image per digit, ordered left to right."""
-    ink = find_ink(ink_map(image))
+    return split_ink(find_ink(ink_map(image)))
+
+
+def split_ink(ink: Ink) -> list[DigitPiece]:
+    """The ink found in an image -> one MNIST-style 28x28 image per digit, left to right."""
     height, width = ink.image.shape
     groups: list[list[int]] = []
     spans: list[tuple[int, int]] = []
@@ -59,7 +63,7 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
     for group in groups:
         if sum(ink.areas[i] for i in group) < 0.1 * largest:
             continue  # a stray mark beside the number, not a digit
-        mask = np.isin(ink.labels, group)
+        mask = ink.mask_of(group)
         ys, xs = np.nonzero(mask)
         box = DigitBox(
             x=xs.min() / width,
@@ -71,7 +75,7 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
     return sorted(pieces, key=lambda p: p.box.x)
 
 
-def _merge_fragments(groups: list[list[int]], ink) -> list[list[int]]:
+def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
     """Join pieces much shorter than the digits around them (the detached bar of a 5, a
     broken stroke) to the nearest group: they are parts of a digit, not digits."""
 
