@@ -58,6 +58,35 @@ def test_exif_orientation_is_applied(seven):
     assert np.abs(grey - np.asarray(seven.convert("L"), float)).mean() < 8
 
 
+def test_png_with_exif_orientation_is_turned_too(seven):
+    # PNGs carry EXIF in an eXIf chunk; those go through Pillow, which applies it.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored = seven.transpose(Image.Transpose.ROTATE_90)
+    pixels = decode(encode(stored, "PNG", exif=exif))
+    assert pixels.shape[:2] == (200, 300)
+    assert np.abs(pixels.mean(axis=2) - np.asarray(seven.convert("L"), float)).mean() < 1
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "P+transparency", "1"])
+def test_fast_png_decoding_gives_exactly_what_pillow_gives(seven, mode):
+    """Plain 8-bit PNGs are decoded by OpenCV; the pixels must equal Pillow's, channel order
+    and transparency included."""
+    rng = np.random.default_rng(1)
+    base = Image.fromarray(rng.integers(0, 256, (30, 45, 3), np.uint8))
+    if mode == "P+transparency":
+        image, options = base.convert("P"), {"transparency": 0}
+    elif mode == "RGBA":
+        image, options = Image.fromarray(rng.integers(0, 256, (30, 45, 4), np.uint8)), {}
+    else:
+        image, options = base.convert(mode), {}
+    data = encode(image, "PNG", **options)
+    standard = {"L": "L", "1": "L", "RGB": "RGB", "P": "RGB"}.get(mode, "RGBA")
+    with Image.open(io.BytesIO(data)) as reference:
+        wanted = reference.convert(standard)
+    assert np.array_equal(decode(data), np.asarray(wanted))
+
+
 def test_transparency_is_kept_for_the_preprocessor(seven):
     rgba = Image.new("RGBA", (50, 40), (0, 0, 0, 0))
     assert decode(encode(rgba, "PNG")).shape == (40, 50, 4)
