@@ -11,7 +11,7 @@ from PIL import Image
 
 import renderings
 
-from digitrec.engine import UnsupportedImage, decode
+from digitrec.engine import decode
 from digitrec.engine.decode import WORKING_SIZE
 
 

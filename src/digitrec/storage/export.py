@@ -4,12 +4,11 @@ by `digitrec train --extra-data`.
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
 
+from digitrec import idx
 from digitrec.engine.errors import DatasetError
 
 
@@ -23,10 +22,8 @@ def write_corrections(
     base = str(out).removesuffix(".gz").removesuffix("-images-idx3-ubyte")
     image_path = Path(f"{base}-images-idx3-ubyte.gz")
     label_path = Path(f"{base}-labels-idx1-ubyte.gz")
-    with gzip.open(image_path, "wb") as handle:
-        handle.write(struct.pack(">IIII", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes())
-    with gzip.open(label_path, "wb") as handle:
-        handle.write(struct.pack(">II", 2049, len(correct)) + correct.astype(np.uint8).tobytes())
+    idx.write(image_path, images, idx.IMAGES)
+    idx.write(label_path, correct, idx.LABELS)
     return [image_path, label_path]
 
 
@@ -38,8 +35,8 @@ def read_corrections(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 images, labels = data["images"], data["labels"]
         else:
             labels_path = Path(str(path).replace("-images-idx3-ubyte", "-labels-idx1-ubyte"))
-            images = _read_idx(path, 2051).reshape(-1, 28, 28)
-            labels = _read_idx(labels_path, 2049)
+            images = idx.read(path, idx.IMAGES)
+            labels = idx.read(labels_path, idx.LABELS, len(images))
     except (OSError, KeyError, ValueError, EOFError) as exc:
         raise DatasetError(f"Cannot read corrections from {path}: {exc}") from None
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
@@ -47,12 +44,3 @@ def read_corrections(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if labels.size and labels.max() > 9:
         raise DatasetError(f"{path} holds labels outside 0-9.")
     return images.astype(np.uint8), labels.astype(np.uint8)
-
-
-def _read_idx(path: Path, magic: int) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    dims = magic & 0xFF
-    found, *shape = struct.unpack(f">{1 + dims}I", raw[: 4 + 4 * dims])
-    if found != magic:
-        raise ValueError(f"magic number {found}, expected {magic}")
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)

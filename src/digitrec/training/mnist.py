@@ -7,18 +7,16 @@ checked against their published md5 sums.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
-import struct
 import urllib.request
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from digitrec import idx
 from digitrec.engine.errors import DatasetError
 
 DATA_ENV = "DIGITREC_DATA"
@@ -52,9 +50,8 @@ def load(folder: str | os.PathLike | None = None) -> Mnist:
     arrays, md5 = {}, {}
     for name, (magic, count, _) in FILES.items():
         path = _find_file(folder, name)
-        raw = _read_bytes(path)
         md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
-        arrays[name] = _parse_idx(raw, path, magic, count)
+        arrays[name] = idx.read(path, magic, count)
     return Mnist(
         train_images=arrays["train-images-idx3-ubyte"],
         train_labels=arrays["train-labels-idx1-ubyte"],
@@ -72,7 +69,7 @@ def load_test_set(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, 
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         magic, count, _ = FILES[name]
         path = _find_file(folder, name)
-        out.append(_parse_idx(_read_bytes(path), path, magic, count))
+        out.append(idx.read(path, magic, count))
     return out[0], out[1]
 
 
@@ -143,43 +140,6 @@ def _find_file(folder: Path, name: str) -> Path:
         f"{name}.gz is missing from {folder}. The folder must hold the four MNIST files "
         "(train-images, train-labels, t10k-images, t10k-labels) under their original names."
     )
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                return handle.read()
-        return path.read_bytes()
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DatasetError(
-            f"{path} is truncated or corrupt ({exc}). Delete it and download it again."
-        ) from None
-
-
-def _parse_idx(raw: bytes, path: Path, magic: int, count: int) -> np.ndarray:
-    dims = magic & 0xFF
-    header = 4 + 4 * dims
-    if len(raw) < header:
-        raise DatasetError(f"{path} is too short to be an MNIST IDX file. Download it again.")
-    found_magic, *shape = struct.unpack(f">{1 + dims}I", raw[:header])
-    if found_magic != magic:
-        raise DatasetError(
-            f"{path} has magic number {found_magic}, not {magic}: it is not the MNIST file "
-            "its name says. Check the folder's contents."
-        )
-    expected = [count, 28, 28][:dims]
-    if shape != expected:
-        raise DatasetError(
-            f"{path} holds an array of shape {tuple(shape)}, expected {tuple(expected)}."
-        )
-    size = int(np.prod(shape))
-    if len(raw) != header + size:
-        raise DatasetError(
-            f"{path} holds {len(raw) - header} bytes of data, expected {size}: the file is "
-            "truncated or padded. Download it again."
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def _md5(path: Path) -> str:
