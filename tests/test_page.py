@@ -142,6 +142,8 @@ def test_drawing_with_a_finger_on_a_phone(phone):
     assert phone.evaluate("window.scrollY") == 0
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, "the layout is wider than a 360 px phone"
+    # Keyboard shortcuts are not offered on a touch screen.
+    assert not phone.locator(".keys").is_visible()
     screenshot(phone, "phone.png")
 
 
@@ -251,6 +253,7 @@ def _tab_to(page, testid: str, limit: int = 40) -> None:
 
 
 def test_keyboard_only_use(desktop, pictures):
+    assert desktop.locator(".keys").is_visible()  # the shortcuts are offered with a keyboard
     _tab_to(desktop, "predict")
     desktop.keyboard.press("Enter")
     sync_api.expect(desktop.get_by_test_id("error-message")).to_have_text("Draw a digit first.")
