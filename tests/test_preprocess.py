@@ -90,6 +90,20 @@ def test_specks_and_a_frame_around_the_digit_are_ignored(digits):
     assert aligned_difference(mnist_style(png(messy)), clean) < 0.02
 
 
+def test_fat_strokes_on_paper_are_not_taken_for_uneven_light(mnist_test_set):
+    """Where fat strokes meet, the ink forms blobs as wide as a shadow; they must stay ink
+    (the light correction once hollowed out 3 of these 100). A transparent canvas, which
+    needs no light correction, gives the reference."""
+    for digit in mnist_test_set[0][:100]:
+        fat = cv2.dilate(
+            cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (19, 19)),
+        )
+        canvas = np.zeros((280, 280, 4), np.uint8)
+        canvas[..., 3] = fat
+        assert aligned_difference(mnist_style(png(255 - fat)), mnist_style(png(canvas))) < 0.02
+
+
 def test_uneven_light_is_evened_out(digits):
     rng = np.random.default_rng(5)
     out = mnist_style(renderings.photo_jpeg(digits[0], rng))
