@@ -38,7 +38,7 @@ class Ink:
 
     image: np.ndarray  # float32 (H, W), ink 1, background 0
     mask: np.ndarray  # bool (H, W), the kept pieces and their anti-aliased edges
-    labels: np.ndarray  # int32 (H, W), connected component id per pixel, 0 = none
+    labels: np.ndarray  # int32 (H, W), component id of every thresholded pixel, 0 = none
     kept: tuple[int, ...]  # ids of the components that belong to digits
     boxes: dict[int, tuple[int, int, int, int]]  # id -> (x, y, width, height)
     areas: dict[int, int]  # id -> pixel count

@@ -69,7 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     limit = app.config["RATE_LIMIT"].strip().lower()
     app.config.setdefault("RATELIMIT_ENABLED", limit not in ("", "off", "none", "0"))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # memory:// counts in each worker process; redis://host:6379 (with the `redis` package)
+    # gives one count shared by every worker and machine.
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", os.environ.get("DIGITREC_RATE_LIMIT_STORAGE", "memory://")
+    )
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     if origins:  # CORS is off unless origins are listed
