@@ -45,13 +45,18 @@ def main() -> None:
         uncertain = np.mean([r.uncertain for r in results])
         print(f"| {name} | {accuracy:.2%} | {uncertain:.1%} |")
 
-    rng = np.random.default_rng(42)
-    right = 0
-    for _ in range(args.count):
-        chosen = rng.choice(len(images), int(rng.integers(2, 7)), replace=False)
-        reading = recognizer.read_number(renderings.compose_number([images[i] for i in chosen], rng))
-        right += reading.number == "".join(str(labels[i]) for i in chosen)
-    print(f"\nNumbers of 2-6 digits read exactly: {right / args.count:.2%} of {args.count}\n")
+    for title, compose, sizes in (
+        ("Numbers of 2-6 digits", renderings.compose_number, (2, 7)),
+        ("Numbers of 2-4 touching digits", renderings.compose_touching_number, (2, 5)),
+    ):
+        rng = np.random.default_rng(42)
+        right = 0
+        for _ in range(args.count):
+            chosen = rng.choice(len(images), int(rng.integers(*sizes)), replace=False)
+            reading = recognizer.read_number(compose([images[i] for i in chosen], rng))
+            right += reading.number == "".join(str(labels[i]) for i in chosen)
+        print(f"\n{title} read exactly: {right / args.count:.2%} of {args.count}")
+    print()
 
     outcomes: dict[str, Counter] = {}
     for name, data in not_digits.rejection_set(300):

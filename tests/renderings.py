@@ -190,3 +190,22 @@ def hostile_files(seven: Image.Image) -> dict[str, tuple[bytes, type]]:
             UnsupportedImage,
         ),
     }
+
+
+def compose_touching_number(digits: list[np.ndarray], rng, overlap: float = 0.1) -> bytes:
+    """Digits written so close that each touches or overlaps the one before it (by up to
+    ``overlap`` of its width), all of one height, on a white page."""
+    height = int(rng.integers(70, 110))
+    crops = []
+    for digit in digits:
+        ys, xs = np.nonzero(digit > 40)
+        ink = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        width = max(1, round(ink.shape[1] * height / ink.shape[0]))
+        crops.append(cv2.resize(ink, (width, height), interpolation=cv2.INTER_CUBIC))
+    page = np.zeros((height + 60, sum(c.shape[1] for c in crops) + 80), np.uint8)
+    x = 40
+    for ink in crops:
+        region = page[30 : 30 + height, x : x + ink.shape[1]]
+        np.maximum(region, ink, out=region)
+        x += ink.shape[1] - int(rng.integers(1, max(2, int(overlap * ink.shape[1]))))
+    return _encode(255 - page[:, : x + 40])

@@ -16,7 +16,13 @@ import numpy as np
 from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound
 from digitrec.engine.preprocess import find_ink, ink_map, ink_to_28x28, to_mnist_28x28
-from digitrec.engine.segment import DigitBox, split_ink
+from digitrec.engine.segment import (
+    SEVERAL_DIGITS,
+    DigitBox,
+    DigitPiece,
+    split_ink,
+    touching_splits,
+)
 
 DEFAULT_MODEL = "digitrec.onnx"
 
@@ -102,14 +108,30 @@ class Recognizer:
 
     def recognize_and_read_number(self, data: bytes) -> tuple[Prediction, NumberReading]:
         """Both answers from one decoding and one search for ink: the image as one digit,
-        and as a number. The model runs once, on the whole and the pieces together."""
+        and as a number. The model runs once, on the whole, the pieces and the ways to cut
+        wide pieces into touching digits, all in one batch."""
         ink = find_ink(ink_map(decode(data, self.max_pixels)))
         pieces = split_ink(ink)
-        whole, *parts = self.predict_28x28([ink_to_28x28(ink)] + [p.image for p in pieces])
-        digits = tuple(
-            Prediction(**{**pred.__dict__, "box": piece.box}) for pred, piece in zip(parts, pieces)
-        )
-        return whole, NumberReading("".join(str(d.digit) for d in digits), digits)
+        options = [[[piece]] + touching_splits(ink, piece) for piece in pieces]
+        flat = [part for choices in options for option in choices for part in option]
+        whole, *predictions = self.predict_28x28([ink_to_28x28(ink)] + [p.image for p in flat])
+        read = iter(predictions)
+        digits: list[Prediction] = []
+        for choices in options:
+            scored = [[(next(read), part) for part in option] for option in choices]
+            digits += [_with_box(pred, part) for pred, part in self._surest(scored)]
+        return whole, NumberReading("".join(str(d.digit) for d in digits), tuple(digits))
+
+    def _surest(self, options: list[list[tuple[Prediction, DigitPiece]]]):
+        """The reading of one piece to keep: as it is (options[0]) unless the model is unsure
+        of it (or it is too wide for one digit) and sure of every digit of a cut into
+        touching digits; of those, the cut into the fewest digits, then the surest."""
+        as_is = options[0]
+        prediction, piece = as_is[0]
+        if not (prediction.uncertain or piece.aspect > SEVERAL_DIGITS):
+            return as_is
+        cuts = [option for option in options[1:] if not any(p.uncertain for p, _ in option)]
+        return min(cuts, key=lambda o: (len(o), -min(p.confidence for p, _ in o)), default=as_is)
 
     def _prediction(self, probabilities: np.ndarray, image: np.ndarray) -> Prediction:
         digit = int(probabilities.argmax())
@@ -121,3 +143,7 @@ class Recognizer:
             probabilities=tuple(float(p) for p in probabilities),
             input_28x28=image,
         )
+
+
+def _with_box(prediction: Prediction, piece: DigitPiece) -> Prediction:
+    return Prediction(**{**prediction.__dict__, "box": piece.box})

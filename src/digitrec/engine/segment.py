@@ -2,19 +2,27 @@
 
 The ink's connected pieces are grouped into digits by their horizontal extent: pieces that
 overlap in x belong to one digit (the detached bar of a 5, a broken stroke). Each group is
-then normalised exactly like a single digit.
+then normalised exactly like a single digit. Digits written so close that they touch form
+one wide piece: ``touching_splits`` offers ways to cut it at its thinnest columns, and the
+recognizer keeps a cut only where the model reads the parts more surely than the whole.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from digitrec.engine.preprocess import Ink, find_ink, ink_map, to_28x28
 
 MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
 FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the median digit height are parts
+WIDE = 1.15  # a piece wider than this share of its height may be touching digits
+SEVERAL_DIGITS = 1.5  # wider than this share of its height, it is (almost) never one digit
+NARROWEST = 0.4  # the narrowest digit (a 1 aside) as a share of its height: caps the cuts
+MAX_TOUCHING = 4  # at most this many digits are looked for in one piece
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class DigitBox:
 class DigitPiece:
     image: np.ndarray  # float32 (28, 28), MNIST style
     box: DigitBox
+    mask: np.ndarray  # bool (H, W) in the ink image: the pixels of this digit
+    aspect: float  # width / height of the digit's ink, in pixels
 
 
 def split_digits(image: np.ndarray) -> list[DigitPiece]:
@@ -40,7 +50,6 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
 
 def split_ink(ink: Ink) -> list[DigitPiece]:
     """The ink found in an image -> one MNIST-style 28x28 image per digit, left to right."""
-    height, width = ink.image.shape
     groups: list[list[int]] = []
     spans: list[tuple[int, int]] = []
     for piece in sorted(ink.kept, key=lambda i: ink.boxes[i][0]):
@@ -63,16 +72,45 @@ def split_ink(ink: Ink) -> list[DigitPiece]:
     for group in groups:
         if sum(ink.areas[i] for i in group) < 0.1 * largest:
             continue  # a stray mark beside the number, not a digit
-        mask = ink.mask_of(group)
-        ys, xs = np.nonzero(mask)
-        box = DigitBox(
-            x=xs.min() / width,
-            y=ys.min() / height,
-            width=(xs.max() + 1 - xs.min()) / width,
-            height=(ys.max() + 1 - ys.min()) / height,
-        )
-        pieces.append(DigitPiece(to_28x28(ink.image, mask), box))
+        pieces.append(_piece(ink, ink.mask_of(group)))
     return sorted(pieces, key=lambda p: p.box.x)
+
+
+def touching_splits(ink: Ink, piece: DigitPiece) -> list[list[DigitPiece]]:
+    """Ways to read a wide piece as 2, 3, ... touching digits, left to right: each cut is
+    the column with the least ink near where an even split would put it. Empty for pieces
+    no wider than one digit."""
+    x, y, w, h = cv2.boundingRect(piece.mask.view(np.uint8))
+    if w <= WIDE * h:
+        return []
+    profile = (ink.image * piece.mask)[y : y + h, x : x + w].sum(axis=0)
+    profile = np.convolve(profile, np.ones(3) / 3, mode="same")
+    options = []
+    for count in range(2, min(MAX_TOUCHING, math.ceil(w / (NARROWEST * h))) + 1):
+        step = w / count
+        cuts = [x]
+        for j in range(1, count):
+            low, high = round((j - 0.3) * step), round((j + 0.3) * step) + 1
+            cuts.append(x + low + int(np.argmin(profile[low:high])))
+        cuts.append(x + w)
+        parts = []
+        for left, right in zip(cuts, cuts[1:]):
+            mask = piece.mask.copy()
+            mask[:, :left] = False
+            mask[:, right:] = False
+            if mask.sum() < 0.1 * piece.mask.sum() / count:
+                break  # a sliver, not a digit
+            parts.append(_piece(ink, mask))
+        else:
+            options.append(parts)
+    return options
+
+
+def _piece(ink: Ink, mask: np.ndarray) -> DigitPiece:
+    height, width = mask.shape
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    box = DigitBox(x=x / width, y=y / height, width=w / width, height=h / height)
+    return DigitPiece(to_28x28(ink.image, mask), box, mask, w / h)
 
 
 def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
