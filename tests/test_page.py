@@ -154,6 +154,14 @@ def test_a_number_is_read_left_to_right_with_boxes(desktop):
     assert desktop.locator("#canvas-boxes .box").count() == 2
 
 
+def test_touching_digits_are_read_as_a_number(desktop):
+    # Drawn this close, the 3 and the 5 are one connected piece of ink.
+    strokes = shifted(STROKES[3], dx=-0.14, scale=0.55) + shifted(STROKES[5], dx=0.14, scale=0.55)
+    draw_with_mouse(desktop, strokes)
+    wait_for_answer(desktop, "35", testid="result-number")
+    assert desktop.locator("#canvas-boxes .box").count() == 2
+
+
 def test_undo_removes_the_last_stroke(desktop):
     bar, stem = STROKES[7]
     draw_with_mouse(desktop, [stem, bar])  # a 7 drawn stem first
