@@ -164,27 +164,34 @@ def test_blurred_noise_texture_is_not_a_digit(size, seed):
         mnist_style(png(_noise("blurred", size, np.random.default_rng(seed))))
 
 
-def test_any_pixels_give_a_28x28_or_no_digit_never_a_crash():
-    """Fuzz: tiny, huge-ratio, constant, sparse and random images of every layout."""
+def test_any_pixels_give_a_28x28_or_no_digit_never_a_crash(recognizer):
+    """Fuzz: tiny, huge-ratio, constant, sparse and random images of every layout, read as
+    one digit and as a number (wide blobs make the number reading try cuts)."""
     rng = np.random.default_rng(99)
     for _ in range(400):
         h, w = (int(v) for v in rng.integers(1, 90, 2))
         channels = int(rng.choice([0, 3, 4]))
         shape = (h, w) if channels == 0 else (h, w, channels)
-        kind = rng.integers(4)
+        kind = rng.integers(5)
         if kind == 0:
             pixels = np.full(shape, rng.integers(256), np.uint8)
         elif kind == 1:
             pixels = (rng.random(shape) < rng.random() * 0.1).astype(np.uint8) * 255
         elif kind == 2:
             pixels = rng.integers(0, 256, shape, dtype=np.uint8)
-        else:
+        elif kind == 3:
             pixels = np.full(shape, 255, np.uint8)
             cv2.line(pixels, (int(rng.integers(w)), 0), (int(rng.integers(w)), h - 1), (0, 0, 0, 255), int(rng.integers(1, 6)))
+        else:  # a wide blob
+            pixels = np.full(shape, 255, np.uint8)
+            y = int(rng.integers(h))
+            cv2.line(pixels, (0, y), (w - 1, y), (0, 0, 0, 255), int(rng.integers(1, 1 + h // 2 + 1)))
         try:
             out = to_mnist_28x28(pixels)
             pieces = split_digits(pixels)
+            whole, number = recognizer.recognize_and_read_number(png(pixels))
         except NoDigitFound:
             continue
         assert out.shape == (28, 28) and np.isfinite(out).all() and 0 <= out.min() <= out.max() <= 1
         assert pieces and all(p.image.shape == (28, 28) for p in pieces)
+        assert 0 <= whole.digit <= 9 and number.number.isdigit() and len(number.digits) >= len(pieces)

@@ -145,6 +145,8 @@ def to_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Crop ``ink`` to ``mask``, fit the longest side to 20 px, centre by mass in 28x28."""
     ink = ink * mask
     x, y, w, h = cv2.boundingRect((ink > 0).astype(np.uint8))
+    if w == 0 or h == 0:
+        raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
     digit, mask = ink[y : y + h, x : x + w], mask[y : y + h, x : x + w]
 
     relative = stroke_width(mask) / max(w, h)

@@ -84,6 +84,7 @@ def touching_splits(ink: Ink, piece: DigitPiece) -> list[list[DigitPiece]]:
     if w <= WIDE * h:
         return []
     profile = (ink.image * piece.mask)[y : y + h, x : x + w].sum(axis=0)
+    total = profile.sum()
     profile = np.convolve(profile, np.ones(3) / 3, mode="same")
     options = []
     for count in range(2, min(MAX_TOUCHING, math.ceil(w / (NARROWEST * h))) + 1):
@@ -98,7 +99,7 @@ def touching_splits(ink: Ink, piece: DigitPiece) -> list[list[DigitPiece]]:
             mask = piece.mask.copy()
             mask[:, :left] = False
             mask[:, right:] = False
-            if mask.sum() < 0.1 * piece.mask.sum() / count:
+            if ink.image[mask].sum() < 0.1 * total / count:
                 break  # a sliver, not a digit
             parts.append(_piece(ink, mask))
         else:
