@@ -1,11 +1,8 @@
 """Data augmentation for training: the ways real handwriting differs from MNIST.
 
-Two kinds. ``restroke`` runs once before training: it redraws each digit large with a
-fatter or finer pen (a round brush, so small loops close as they do on a canvas) and puts it
-back through the engine's own preprocessing, which re-crops and re-centres it exactly as it
-would a user's drawing. ``augment_batch`` runs on every batch: each image gets its own random
-rotation, scale, shear and small shift (one projective-transform op for the whole batch),
-and a share of them get strokes one or two pixels thicker.
+Every image in a batch gets its own random rotation, scale, shear and small shift (one
+projective-transform op for the whole batch), and a share of them get thicker strokes (one
+or two pixels), so that fat canvas strokes look as familiar to the model as MNIST's pen.
 """
 
 from __future__ import annotations
@@ -13,34 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import tensorflow as tf
-
-from digitrec.engine.errors import NoDigitFound
-from digitrec.engine.preprocess import find_ink, to_28x28
-
-RESTROKE_SCALE = 4  # digits are redrawn at 4x MNIST's size, 112 px
-
-
-def restroke(images: np.ndarray, rng: np.random.Generator, radii: tuple[int, int]) -> np.ndarray:
-    """Each 28x28 uint8 digit redrawn with a random pen: a round dilation (radius > 0) or
-    erosion (< 0) at 4x size by a radius drawn from ``radii`` (inclusive), then the engine's
-    crop, 20 px fit and centring. Returns uint8 (N, 28, 28)."""
-    out = np.empty_like(images)
-    size = 28 * RESTROKE_SCALE
-    for i, (digit, radius) in enumerate(zip(images, rng.integers(radii[0], radii[1] + 1, len(images)))):
-        big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
-        if radius:
-            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(radius) + 1,) * 2)
-            morphed = cv2.dilate(big, kernel) if radius > 0 else cv2.erode(big, kernel)
-            big = morphed if morphed.max() > 64 else big  # never erase a faint digit
-        try:
-            ink = find_ink(big.astype(np.float32))
-            out[i] = np.round(to_28x28(ink.image, ink.mask) * 255).astype(np.uint8)
-        except NoDigitFound:  # a freak digit the engine would refuse: keep the original
-            out[i] = digit
-    return out
 
 
 @dataclass(frozen=True)
@@ -50,9 +20,7 @@ class Augmentation:
     aspect_jitter: float = 0.08  # independent x/y scale change, as a fraction
     shear: float = 0.15  # tan of the shear angle
     shift_pixels: float = 2.0
-    thicken_probability: float = 0.2
-    restroke_probability: float = 0.5  # share of images drawn from the restroked copies
-    restroke_radii: tuple[int, int] = (-1, 5)  # pen radius change at 4x size, in px
+    thicken_probability: float = 0.3
 
 
 def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:

@@ -26,7 +26,6 @@ class Hyperparameters:
     peak_learning_rate: float = 3e-3
     warmup_epochs: int = 1
     weight_decay: float = 1e-4
-    ema_momentum: float | None = 0.999  # average of the weights, used for export; None: off
     label_smoothing: float = 0.1
     dropout: float = 0.3
     validation_size: int = 5000  # held out from the 60k training images, for choosing
@@ -73,7 +72,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    from digitrec.training.augment import augment_batch, restroke
+    from digitrec.training.augment import augment_batch
 
     started = time.time()
     keras.utils.set_random_seed(hp.seed)
@@ -90,24 +89,18 @@ def train(
         x_train = np.concatenate([x_train, extra[0]])
         y_train = np.concatenate([y_train, extra[1]])
     x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
-    rng = np.random.default_rng(hp.seed)
-    restroked = restroke(x_train, rng, hp.augmentation.restroke_radii)
-    # For choosing only: the validation digits drawn with a fat brush, as users do.
-    x_val_thick = restroke(x_val, rng, (4, 4))
 
     def as_float(x):
         return (x.astype("float32") / 255.0)[..., None]
 
-    def pick_and_augment(x, x_restroked, y):
-        use = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.augmentation.restroke_probability
-        x = tf.where(use, x_restroked, x)
-        return augment_batch(x, hp.augmentation), tf.one_hot(y, 10)
-
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((as_float(x_train), as_float(restroked), y_train))
+        tf.data.Dataset.from_tensor_slices((as_float(x_train), y_train))
         .shuffle(len(x_train), seed=hp.seed, reshuffle_each_iteration=True)
         .batch(hp.batch_size)
-        .map(pick_and_augment, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(
+            lambda x, y: (augment_batch(x, hp.augmentation), tf.one_hot(y, 10)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = tf.data.Dataset.from_tensor_slices(
@@ -124,25 +117,14 @@ def train(
         warmup_target=hp.peak_learning_rate if warmup else None,
         warmup_steps=warmup,
     )
-    # The weight average spans ~1 / (1 - momentum) steps; short runs would export weights
-    # still close to their random start, so it is only used when training is 10x longer.
-    use_ema = hp.ema_momentum is not None and hp.epochs * steps_per_epoch >= 10 / (
-        1 - hp.ema_momentum
-    )
     model.compile(
-        optimizer=keras.optimizers.AdamW(
-            schedule,
-            weight_decay=hp.weight_decay,
-            use_ema=use_ema,
-            ema_momentum=hp.ema_momentum if use_ema else 0.99,
-        ),
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=hp.label_smoothing
         ),
         metrics=["accuracy"],
     )
     history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose)
-    # With use_ema, fit() has now swapped the averaged weights into the model.
 
     # --- calibration: one temperature, fitted on the validation logits.
     val_logits = model.predict(as_float(x_val), batch_size=512, verbose=0)
@@ -181,9 +163,6 @@ def train(
         "test_errors": test["errors"],
         "validation_accuracy": float((val_probs.argmax(1) == y_val).mean()),
         "validation_ece_15_bins": evaluate.expected_calibration_error(val_probs, y_val),
-        "validation_thick_accuracy": float(
-            (model.predict(as_float(x_val_thick), batch_size=512, verbose=0).argmax(1) == y_val).mean()
-        ),
         "temperature": temperature,
         "uncertain_below": uncertain_below,
         "uncertain_rule": (
@@ -192,7 +171,6 @@ def train(
         "parameters": int(model.count_params()),
         "epochs": hp.epochs,
         "seed": hp.seed,
-        "weight_averaging": f"EMA, momentum {hp.ema_momentum}" if use_ema else "none",
         "hyperparameters": asdict(hp),
         "train_images": int(len(x_train)),
         "corrections_used": int(len(extra[0])) if extra is not None else 0,
