@@ -142,15 +142,25 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     )
 
 
-def png_declaring(width: int, height: int, idat: bytes = b"") -> bytes:
-    """A PNG whose header declares any size, with whatever pixel data we choose."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+def png_declaring(width: int, height: int, idat: bytes = b"", colour_type: int = 0) -> bytes:
+    """A PNG whose header declares any size, with whatever pixel data we choose
+    (colour type 0: 8-bit grey, 2: RGB, 6: RGBA)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + png_chunk(b"IHDR", header)
         + png_chunk(b"IDAT", idat or zlib.compress(b"\x00" * 16))
         + png_chunk(b"IEND", b"")
     )
+
+
+def png_bomb(width: int, height: int, rgba: bool = False) -> bytes:
+    """A real decompression bomb: width x height white pixels, every byte of them present,
+    that zlib squeezes to a few hundred times less."""
+    row = b"\x00" + b"\xff" * (width * (4 if rgba else 1))  # filter byte, then the pixels
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return png_declaring(width, height, idat, colour_type=6 if rgba else 0)
 
 
 def hostile_files(seven: Image.Image) -> dict[str, tuple[bytes, type]]:
@@ -166,8 +176,6 @@ def hostile_files(seven: Image.Image) -> dict[str, tuple[bytes, type]]:
     # A JPEG whose frame header claims 65,000 x 65,000 pixels.
     sof = jpeg.index(b"\xff\xc0")
     huge_jpeg = jpeg[: sof + 5] + struct.pack(">HH", 65000, 65000) + jpeg[sof + 9 :]
-    # A real decompression bomb: 8,000 x 8,000 zero pixels that zip to ~60 kB.
-    bomb = png_declaring(8000, 8000, zlib.compress(b"\x00" * (8001 * 8000), 9))
     return {
         "empty": (b"", UnsupportedImage),
         "random bytes": (np.random.default_rng(1).bytes(5000), UnsupportedImage),
@@ -178,7 +186,9 @@ def hostile_files(seven: Image.Image) -> dict[str, tuple[bytes, type]]:
         "zero by zero PNG": (png_declaring(0, 0), UnsupportedImage),
         "100,000 x 100,000 PNG": (png_declaring(100_000, 100_000), ImageTooLarge),
         "65,000 x 65,000 JPEG": (huge_jpeg, ImageTooLarge),
-        "decompression bomb": (bomb, ImageTooLarge),
+        "decompression bomb, 64 MP": (png_bomb(8000, 8000), ImageTooLarge),
+        # Under the 40 MP limit for JPEGs, over the 16 MP one for formats decoded in full.
+        "RGBA PNG bomb, 30 MP": (png_bomb(6000, 5000, rgba=True), ImageTooLarge),
         "SVG": (
             b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
             b'<text x="10" y="80" font-size="80">7</text></svg>',
