@@ -23,10 +23,12 @@ from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # MPO photos open as JPEG
 MAX_PIXELS = 40_000_000  # declared width x height; a 40 MP phone photo still passes
-# JPEGs are decoded straight at 1/8 scale, so 40 MP costs little; every other format is
-# decoded in full first, so its pixels are held to what a worker can afford in memory and
-# time (16 MP RGBA: 64 MB, ~0.4 s). A 300 dpi A4 scan is 8.7 MP.
+# JPEGs are decoded straight at a reduced DCT scale, so 40 MP costs little; every other
+# format is decoded in full first, so its pixels are held to what a worker can afford in
+# memory and time (a 16 MP RGBA PNG: 0.33 s, +93 MB, see benchmarks/). A 300 dpi A4 scan
+# is 8.7 MP.
 MAX_FULL_DECODE_PIXELS = 16_000_000
+DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at reduced scale by Pillow's draft mode
 WORKING_SIZE = 512  # longest side kept after decoding
 JPEG_DRAFT_SIZE = 320  # JPEGs decode at the smallest DCT scale that keeps this longest side
 
@@ -55,18 +57,16 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         width, height = image.size
         if width <= 0 or height <= 0:
             raise UnsupportedImage("The image has no pixels (its width or height is 0).")
-        if width * height > max_pixels:
-            raise ImageTooLarge(_too_large_message(image.size, max_pixels))
-        if image.format not in ("JPEG", "MPO") and width * height > MAX_FULL_DECODE_PIXELS:
-            raise ImageTooLarge(
-                _too_large_message(image.size, MAX_FULL_DECODE_PIXELS, f"a {image.format} image")
-            )
+        drafted = image.format in DRAFT_FORMATS
+        limit = max_pixels if drafted else min(max_pixels, MAX_FULL_DECODE_PIXELS)
+        if width * height > limit:
+            raise ImageTooLarge(_too_large_message(image.size, limit, f"a {image.format} image"))
         if image.format == "PNG" and b"eXIf" not in data:
             pixels = _decode_png(data)
             if pixels is not None:
                 return pixels
         try:
-            if image.format in ("JPEG", "MPO"):
+            if drafted:
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: far faster.
                 scale = JPEG_DRAFT_SIZE / max(width, height)
                 if scale < 1:
