@@ -1,6 +1,6 @@
 """Load benchmark of the real server (`digitrec serve`, gunicorn) on loopback.
 
-    python benchmarks/bench_server.py [--workers 2] [--seconds 15] [--concurrency 16]
+    python benchmarks/bench_server.py [--workers 2] [--threads 2] [--seconds 15] [--concurrency 16]
 
 Measures, for a 280x280 canvas PNG: cold start (process start to first successful
 prediction), latency at concurrency 1, throughput and latency at concurrency 16 (with
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 import renderings  # noqa: E402
 
 from digitrec.training import mnist  # noqa: E402
+from digitrec.web.server import DEFAULT_THREADS  # noqa: E402
 
 WRK_SCRIPT = """
 local f = io.open(os.getenv("BENCH_BODY"), "rb")
@@ -55,7 +56,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(workers: int, port: int) -> tuple[subprocess.Popen, float]:
+def start(workers: int, threads: int, port: int) -> tuple[subprocess.Popen, float]:
     """Start the server and return it with the seconds until the first successful prediction."""
     env = {
         **os.environ,
@@ -65,7 +66,8 @@ def start(workers: int, port: int) -> tuple[subprocess.Popen, float]:
     }
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "digitrec", "serve", "--port", str(port),
+         "--workers", str(workers), "--threads", str(threads)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -143,6 +145,7 @@ def with_asyncio(url: str, body: bytes, concurrency: int, seconds: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
@@ -154,7 +157,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/v1/predict"
-    process, started = start(args.workers, port)
+    process, started = start(args.workers, args.threads, port)
     try:
         cold = wait_first_prediction(url, body, started)
         time.sleep(1.0)  # let every worker finish loading
@@ -162,13 +165,18 @@ def main() -> None:
             httpx.post(url, content=body, headers={"Content-Type": "image/png"})
         # wrk (C) adds almost nothing to each request; a Python client adds ~0.5 ms of its
         # own and takes CPU from the server on the same cores.
+        workers = psutil.Process(process.pid).children()
         if shutil.which("wrk"):
             single = with_wrk(url, body_path, 1, 5, threads=1)
+            before = [sum(w.cpu_times()[:2]) for w in workers]
             loaded = with_wrk(url, body_path, args.concurrency, args.seconds)
         else:
             single = sequential(url, body, seconds=5)
+            before = [sum(w.cpu_times()[:2]) for w in workers]
             loaded = with_asyncio(url, body, args.concurrency, args.seconds)
-        workers = psutil.Process(process.pid).children()
+        # Keep-alive connections stay with the worker that accepted them: the CPU each
+        # worker used under load shows whether the connections were shared out evenly.
+        busy = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before)]
         peak_rss = []
         for worker in workers:
             status = Path(f"/proc/{worker.pid}/status")
@@ -182,7 +190,7 @@ def main() -> None:
         process.wait(timeout=15)
         body_path.unlink()
 
-    print(f"Server benchmark: gunicorn, {args.workers} workers, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n")
+    print(f"Server benchmark: gunicorn, {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n")
     print("| what | measured | target |")
     print("| --- | ---: | ---: |")
     print(f"| cold start (process start → first prediction) | {cold:.2f} s | ≤ 1.5 s |")
@@ -190,6 +198,7 @@ def main() -> None:
     print(f"| throughput at concurrency {args.concurrency} for {args.seconds} s ({loaded['client']}) | {loaded['rps']:.0f} req/s | ≥ 600 req/s |")
     print(f"| latency at concurrency {args.concurrency}: p50 / p99 | {loaded['p50_ms']:.1f} / {loaded['p99_ms']:.1f} ms | |")
     print(f"| errors at concurrency {args.concurrency} | {loaded['errors']} of {loaded['requests']} | 0 |")
+    print(f"| CPU seconds per worker at concurrency {args.concurrency} | {' / '.join(f'{b:.1f}' for b in busy)} | even |")
     print(f"| peak RSS per worker | {max(peak_rss):.0f} MB (max of {len(peak_rss)}) | ≤ 150 MB |")
 
 

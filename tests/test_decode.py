@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,20 +69,25 @@ def test_png_with_exif_orientation_is_turned_too(seven):
     assert np.abs(pixels.mean(axis=2) - np.asarray(seven.convert("L"), float)).mean() < 1
 
 
-@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "P+transparency", "1"])
+@pytest.mark.parametrize(
+    "mode", ["L", "LA", "RGB", "RGBA", "P", "P+transparency", "RGB+transparency", "1", "RGB;16"]
+)
 def test_fast_png_decoding_gives_exactly_what_pillow_gives(seven, mode):
-    """Plain 8-bit PNGs are decoded by OpenCV; the pixels must equal Pillow's, channel order
-    and transparency included."""
+    """Plain 8-bit PNGs are decoded by libspng, the others by Pillow; the pixels must equal
+    Pillow's, channel order and transparency included."""
     rng = np.random.default_rng(1)
     base = Image.fromarray(rng.integers(0, 256, (30, 45, 3), np.uint8))
     if mode == "P+transparency":
-        image, options = base.convert("P"), {"transparency": 0}
+        data = encode(base.convert("P"), "PNG", transparency=0)
+    elif mode == "RGB+transparency":  # a tRNS colour key on a truecolour image
+        data = encode(base, "PNG", transparency=tuple(int(v) for v in np.asarray(base)[0, 0]))
     elif mode == "RGBA":
-        image, options = Image.fromarray(rng.integers(0, 256, (30, 45, 4), np.uint8)), {}
+        data = encode(Image.fromarray(rng.integers(0, 256, (30, 45, 4), np.uint8)), "PNG")
+    elif mode == "RGB;16":  # 16 bits per channel: Pillow reads the high bytes
+        data = cv2.imencode(".png", rng.integers(0, 65536, (30, 45, 3), np.uint16))[1].tobytes()
     else:
-        image, options = base.convert(mode), {}
-    data = encode(image, "PNG", **options)
-    standard = {"L": "L", "1": "L", "RGB": "RGB", "P": "RGB"}.get(mode, "RGBA")
+        data = encode(base.convert(mode), "PNG")
+    standard = {"L": "L", "1": "L", "RGB": "RGB", "P": "RGB", "RGB;16": "RGB"}.get(mode, "RGBA")
     with Image.open(io.BytesIO(data)) as reference:
         wanted = reference.convert(standard)
     assert np.array_equal(decode(data), np.asarray(wanted))

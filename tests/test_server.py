@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from conftest import start_server, stop_server
@@ -64,6 +65,47 @@ def test_metrics_add_up_across_workers(live_server, digit_images):
         return 0.0
 
     assert count(text) - count(before) == 6
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a socket per worker (SO_REUSEPORT) on Linux only")
+def test_keep_alive_connections_are_shared_among_workers(digit_images):
+    """16 clients that keep their connections open must keep both workers busy, not one."""
+    process, url = start_server(workers=2)
+    try:
+        workers = psutil.Process(process.pid).children()
+        assert len(workers) == 2
+        before = [sum(w.cpu_times()[:2]) for w in workers]
+
+        def user(_):
+            with httpx.Client(base_url=url, timeout=20) as http:  # one kept-alive connection
+                for _ in range(10):
+                    http.post("/api/v1/predict", content=digit_images[3], headers={"Content-Type": "image/png"}).raise_for_status()
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(user, range(16)))
+        busy = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before)]
+    finally:
+        stop_server(process)
+    # The kernel hashes each connection to a worker: an even share is likeliest, and the
+    # chance that one worker gets fewer than 2 of the 16 is 0.05 %.
+    assert min(busy) > 0.08 * sum(busy), busy
+
+
+def test_a_second_server_on_a_busy_port_is_refused(digit_images):
+    process, url = start_server(workers=1)
+    try:
+        port = url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "digitrec", "serve", "--port", port],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert second.returncode == 2
+        assert f"Cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
+        # The first server still has the port to itself and answers.
+        response = httpx.post(url + "/api/v1/predict", content=digit_images[4], headers={"Content-Type": "image/png"})
+        assert response.json()["digit"] == 4
+    finally:
+        stop_server(process)
 
 
 def test_request_ids_appear_in_the_log(digit_images):

@@ -14,6 +14,7 @@ import click
 
 from digitrec import __version__
 from digitrec.engine.errors import DigitrecError
+from digitrec.web.server import DEFAULT_THREADS
 
 EXIT_BAD_INPUT = 1  # a file could not be read or holds no digit
 EXIT_SETUP = 2  # missing data, missing model, wrong options
@@ -39,9 +40,18 @@ def main() -> None:
     default=None,
     help="Worker processes (default: the number of CPU cores).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Threads per worker (gunicorn gthread; waitress uses workers x threads in all).",
+)
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model to serve.")
 @click.option("--dev", is_flag=True, help="Flask's reloading development server, with debug.")
-def serve(host: str, port: int, workers: int | None, model: str | None, dev: bool) -> None:
+def serve(
+    host: str, port: int, workers: int | None, threads: int, model: str | None, dev: bool
+) -> None:
     """Start the web app (gunicorn; waitress where gunicorn cannot run, e.g. Windows)."""
     from digitrec.web.server import run_server
 
@@ -53,7 +63,7 @@ def serve(host: str, port: int, workers: int | None, model: str | None, dev: boo
         # Create or upgrade the corrections database once, before any worker starts.
         feedback.upgrade(feedback.default_url())
         os.environ["DIGITREC_SKIP_DB_UPGRADE"] = "1"
-        run_server(host, port, workers or os.cpu_count() or 1, dev)
+        run_server(host, port, workers or os.cpu_count() or 1, threads, dev)
     except DigitrecError as error:
         _fail(error)
 

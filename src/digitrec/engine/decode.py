@@ -6,8 +6,8 @@ nothing. EXIF orientation is applied, animations give their first frame, and lar
 are reduced while decoding (JPEG draft mode) to a working size that is plenty for one digit.
 
 Pillow reads every header and decodes every format; plain 8-bit PNGs (what a canvas sends,
-the hot path) are decoded by OpenCV instead, about twice as fast, once Pillow has checked
-the header.
+the hot path) are decoded by libspng (pyspng) instead, once Pillow has checked the header:
+0.52 ms for a 280x280 canvas, against 0.78 ms with OpenCV and 1.4 ms with Pillow.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import warnings
 
 import cv2
 import numpy as np
+import pyspng
 from PIL import Image, ImageOps
 
 from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
@@ -32,10 +33,12 @@ DRAFT_FORMATS = ("JPEG", "MPO")  # decoded at reduced scale by Pillow's draft mo
 WORKING_SIZE = 512  # longest side kept after decoding
 JPEG_DRAFT_SIZE = 320  # JPEGs decode at the smallest DCT scale that keeps this longest side
 
+# PNG colour type -> what libspng returns, for 8-bit PNGs: grey, RGB, grey + alpha
+# (widened to RGBA, as the preprocessor expects), RGBA. Palettes, other bit depths and
+# tRNS transparency are left to Pillow.
+_SPNG_OUTPUT = {0: "L", 2: "RGB", 4: "RGBA", 6: "RGBA"}
 _SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 Image.init()  # register every plugin once, so ``formats=`` can name them all
-# A corrupt file is reported to the user as an error; OpenCV need not also log a warning.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -61,7 +64,7 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         limit = max_pixels if drafted else min(max_pixels, MAX_FULL_DECODE_PIXELS)
         if width * height > limit:
             raise ImageTooLarge(_too_large_message(image.size, limit, f"a {image.format} image"))
-        if image.format == "PNG" and b"eXIf" not in data:
+        if image.format == "PNG" and b"eXIf" not in data and "transparency" not in image.info:
             pixels = _decode_png(data)
             if pixels is not None:
                 return pixels
@@ -86,19 +89,22 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 
 def _decode_png(data: bytes) -> np.ndarray | None:
-    """A PNG with no EXIF data -> RGB(A) or grey uint8, with OpenCV; None when it is not
-    an 8-bit image OpenCV reads completely (Pillow then decodes it or says what is wrong)."""
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.dtype != np.uint8:
+    """A plain 8-bit PNG (no EXIF, no tRNS) -> grey, RGB or RGBA uint8, with libspng; None
+    for any other PNG, or one libspng cannot read (Pillow then decodes it or says what is
+    wrong)."""
+    # Pillow has checked the signature; IHDR comes first: bit depth at 24, colour type at 25.
+    output = _SPNG_OUTPUT.get(data[25]) if data[12:16] == b"IHDR" and data[24] == 8 else None
+    if output is None:
+        return None
+    try:
+        pixels = pyspng.load(data, output)
+    except RuntimeError:
         return None
     height, width = pixels.shape[:2]
-    if max(height, width) > WORKING_SIZE:  # reduced before anything else: less memory
+    if max(height, width) > WORKING_SIZE:
         scale = WORKING_SIZE / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    if pixels.ndim == 3:
-        code = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        pixels = cv2.cvtColor(pixels, code)
     return pixels
 
 

@@ -7,11 +7,24 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import sys
 import tempfile
 
+from digitrec.engine.errors import CannotListen
 
-def run_server(host: str, port: int, workers: int, dev: bool = False) -> None:
+# The work is CPU-bound and holds the GIL most of the time, so one process per core does it
+# all; a second thread lets a worker take a new request while another is still being read
+# or written (a slow client), at a small cost in throughput (benchmarks/bench_server.py).
+DEFAULT_THREADS = 2
+# Where the kernel shares connections out among sockets bound with SO_REUSEPORT (Linux).
+# Elsewhere (macOS, BSD) one socket would take them all, so the workers share one socket.
+REUSE_PORT = sys.platform == "linux"
+
+
+def run_server(
+    host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, dev: bool = False
+) -> None:
     if dev:
         from digitrec.web.app import create_app
 
@@ -20,13 +33,15 @@ def run_server(host: str, port: int, workers: int, dev: bool = False) -> None:
     try:
         import gunicorn.app.base  # noqa: F401  (absent on Windows)
     except ImportError:
-        _run_waitress(host, port, workers)
+        _run_waitress(host, port, workers * threads)
         return
-    _run_gunicorn(host, port, workers)
+    _run_gunicorn(host, port, workers, threads)
 
 
-def _run_gunicorn(host: str, port: int, workers: int) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
+
+    port = _check_free(host, port)
 
     # Workers share Prometheus samples through files in this folder; set before any
     # worker imports prometheus_client.
@@ -46,12 +61,17 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
 
     class Application(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            self.cfg.set("bind", f"{_url_host(host)}:{port}")
             self.cfg.set("workers", workers)
-            # Threads let one worker overlap reading a request with running the model; the
-            # model itself runs one thread per request (see Recognizer).
+            # A keep-alive connection stays with the worker that accepted it. On one shared
+            # socket, whichever worker wakes first accepts, and under load one worker was
+            # seen holding all 16 connections while the other idled (half the throughput).
+            # With a socket per worker, the kernel deals new connections out evenly.
+            self.cfg.set("reuse_port", REUSE_PORT)
+            # gthread keeps idle keep-alive connections off the threads; the model itself
+            # runs one thread per request (see Recognizer).
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", threads)
             self.cfg.set("keepalive", 5)
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
@@ -66,13 +86,45 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
 
             return create_app()
 
+    print(
+        f"digitrec: serving on http://{_url_host(host)}:{port} with gunicorn "
+        f"({workers} workers × {threads} threads)",
+        file=sys.stderr,
+    )
     Application().run()
 
 
-def _run_waitress(host: str, port: int, workers: int) -> None:
+def _check_free(host: str, port: int) -> int:
+    """``port`` (for 0: a free one) if nothing listens there yet; CannotListen otherwise.
+
+    Sockets bound with SO_REUSEPORT would quietly share a port with another server run by
+    the same user, so a plain socket tries it first."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise CannotListen(f"Cannot listen on '{host}': {error.strerror}.") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise CannotListen(
+                f"Cannot listen on {_url_host(host)}:{port}: {error.strerror}. Is another "
+                "server running there? Stop it or choose another --port."
+            ) from None
+        return probe.getsockname()[1]
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _run_waitress(host: str, port: int, threads: int) -> None:
     import waitress
 
     from digitrec.web.app import create_app
 
     print(f"digitrec: serving on http://{host}:{port} with waitress", file=sys.stderr)
-    waitress.serve(create_app(), host=host, port=port, threads=max(4, workers * 2))
+    waitress.serve(create_app(), host=host, port=port, threads=threads)
