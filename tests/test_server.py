@@ -1,11 +1,13 @@
-"""The real `digitrec serve` (gunicorn, 2 workers) on a loopback port."""
+"""The real `digitrec serve` (gunicorn, 2 workers) on a loopback port, and its waitress fallback."""
 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import free_port, start_server, stop_server
 
 
 def test_real_images_in_every_input_form(live_server, digit_images):
@@ -106,6 +108,31 @@ def test_a_second_server_on_a_busy_port_is_refused(digit_images):
         assert response.json()["digit"] == 4
     finally:
         stop_server(process)
+
+
+def test_the_waitress_fallback_serves_predictions(digit_images, tmp_path):
+    """Where gunicorn cannot run (Windows), `digitrec serve` runs waitress: the same app."""
+    port = free_port()
+    code = f"from digitrec.web.server import _run_waitress; _run_waitress('127.0.0.1', {port}, 4)"
+    env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", "DIGITREC_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 30
+        while time.time() < deadline and process.poll() is None:
+            try:
+                if httpx.get(url + "/api/v1/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        response = httpx.post(url + "/api/v1/predict", content=digit_images[6], headers={"Content-Type": "image/png"})
+        assert response.status_code == 200 and response.json()["digit"] == 6
+        assert "nosniff" in response.headers["X-Content-Type-Options"]
+        assert httpx.post(url + "/api/v1/predict", content=b"not an image", headers={"Content-Type": "image/png"}).status_code == 415
+    finally:
+        process.terminate()
+        out = process.communicate(timeout=15)[0].decode()
+    assert f"serving on http://127.0.0.1:{port} with waitress" in out
 
 
 def test_request_ids_appear_in_the_log(digit_images):

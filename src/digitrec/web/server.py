@@ -106,7 +106,9 @@ def _check_free(host: str, port: int) -> int:
     except socket.gaierror as error:
         raise CannotListen(f"Cannot listen on '{host}': {error.strerror}.") from None
     with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        if os.name == "posix":  # ignore old TIME_WAIT connections, as servers do; on
+            # Windows this option would instead allow binding a port that is in use
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as error:
@@ -126,5 +128,6 @@ def _run_waitress(host: str, port: int, threads: int) -> None:
 
     from digitrec.web.app import create_app
 
-    print(f"digitrec: serving on http://{host}:{port} with waitress", file=sys.stderr)
+    port = _check_free(host, port)
+    print(f"digitrec: serving on http://{_url_host(host)}:{port} with waitress", file=sys.stderr)
     waitress.serve(create_app(), host=host, port=port, threads=threads)
