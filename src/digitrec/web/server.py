@@ -5,6 +5,7 @@ Flask's reloading server with --dev.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import shutil
 import socket
@@ -112,9 +113,13 @@ def _check_free(host: str, port: int) -> int:
         try:
             probe.bind(address)
         except OSError as error:
+            hint = (
+                " Is another server running there? Stop it or choose another --port."
+                if error.errno == errno.EADDRINUSE
+                else ""
+            )
             raise CannotListen(
-                f"Cannot listen on {_url_host(host)}:{port}: {error.strerror}. Is another "
-                "server running there? Stop it or choose another --port."
+                f"Cannot listen on {_url_host(host)}:{port}: {error.strerror}.{hint}"
             ) from None
         return probe.getsockname()[1]
 
