@@ -44,9 +44,3 @@ class DatasetError(DigitrecError):
     """MNIST files are missing, truncated or not what they claim to be."""
 
     code = "dataset_error"
-
-
-class CannotListen(DigitrecError):
-    """The server cannot listen on the address and port asked for (in use, unknown host)."""
-
-    code = "cannot_listen"

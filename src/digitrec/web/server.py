@@ -12,7 +12,7 @@ import socket
 import sys
 import tempfile
 
-from digitrec.engine.errors import CannotListen
+from digitrec.engine.errors import DigitrecError
 
 # The work is CPU-bound and holds the GIL most of the time, so one process per core does it
 # all; a second thread lets a worker take a new request while another is still being read
@@ -21,6 +21,12 @@ DEFAULT_THREADS = 2
 # Where the kernel shares connections out among sockets bound with SO_REUSEPORT (Linux).
 # Elsewhere (macOS, BSD) one socket would take them all, so the workers share one socket.
 REUSE_PORT = sys.platform == "linux"
+
+
+class CannotListen(DigitrecError):
+    """The server cannot listen on the address and port asked for (in use, unknown host)."""
+
+    code = "cannot_listen"
 
 
 def run_server(
