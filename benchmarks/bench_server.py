@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -166,15 +167,15 @@ def main() -> None:
             httpx.post(url, content=body, headers={"Content-Type": "image/png"})
         # wrk (C) adds almost nothing to each request; a Python client adds ~0.5 ms of its
         # own and takes CPU from the server on the same cores.
-        workers = psutil.Process(process.pid).children()
         if shutil.which("wrk"):
             single = with_wrk(url, body_path, 1, 5, threads=1)
-            before = [sum(w.cpu_times()[:2]) for w in workers]
-            loaded = with_wrk(url, body_path, args.concurrency, args.seconds)
+            load = partial(with_wrk, url, body_path, args.concurrency, args.seconds)
         else:
             single = sequential(url, body, seconds=5)
-            before = [sum(w.cpu_times()[:2]) for w in workers]
-            loaded = with_asyncio(url, body, args.concurrency, args.seconds)
+            load = partial(with_asyncio, url, body, args.concurrency, args.seconds)
+        workers = psutil.Process(process.pid).children()
+        before = [sum(w.cpu_times()[:2]) for w in workers]
+        loaded = load()
         # Keep-alive connections stay with the worker that accepted them: the CPU each
         # worker used under load shows whether the connections were shared out evenly.
         busy = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before)]

@@ -94,13 +94,20 @@ def start_server(extra_env: dict | None = None, workers: int = 2, port: int | No
         start_new_session=True,  # its own process group, so a test can kill it whole
     )
     url = f"http://127.0.0.1:{port}"
+    wait_until_ready(process, url)
+    return process, url
+
+
+def wait_until_ready(process: subprocess.Popen, url: str) -> None:
+    """Return once the server at ``url`` says its model is loaded; raise if it exits or
+    takes over 30 s."""
     deadline = time.time() + 30
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
         try:
             if httpx.get(url + "/api/v1/ready", timeout=1).status_code == 200:
-                return process, url
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

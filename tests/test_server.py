@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import free_port, start_server, stop_server
+from conftest import free_port, start_server, stop_server, wait_until_ready
 
 
 def test_real_images_in_every_input_form(live_server, digit_images):
@@ -111,20 +110,17 @@ def test_a_second_server_on_a_busy_port_is_refused(digit_images):
 
 
 def test_the_waitress_fallback_serves_predictions(digit_images, tmp_path):
-    """Where gunicorn cannot run (Windows), `digitrec serve` runs waitress: the same app."""
+    """Where gunicorn cannot be imported (Windows), `digitrec serve` runs waitress: the same app."""
     port = free_port()
-    code = f"from digitrec.web.server import _run_waitress; _run_waitress('127.0.0.1', {port}, 4)"
+    code = (
+        "import sys; sys.modules['gunicorn'] = None  # as if not installed\n"
+        f"from digitrec.web.server import run_server; run_server('127.0.0.1', {port}, 2, 2)"
+    )
     env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", "DIGITREC_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 30
-        while time.time() < deadline and process.poll() is None:
-            try:
-                if httpx.get(url + "/api/v1/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_ready(process, url)
         response = httpx.post(url + "/api/v1/predict", content=digit_images[6], headers={"Content-Type": "image/png"})
         assert response.status_code == 200 and response.json()["digit"] == 6
         assert "nosniff" in response.headers["X-Content-Type-Options"]

@@ -14,7 +14,7 @@ import click
 
 from digitrec import __version__
 from digitrec.engine.errors import DigitrecError
-from digitrec.web.server import DEFAULT_THREADS
+from digitrec.web.server import DEFAULT_THREADS, run_server
 
 EXIT_BAD_INPUT = 1  # a file could not be read or holds no digit
 EXIT_SETUP = 2  # missing data, missing model, wrong options
@@ -53,8 +53,6 @@ def serve(
     host: str, port: int, workers: int | None, threads: int, model: str | None, dev: bool
 ) -> None:
     """Start the web app (gunicorn; waitress where gunicorn cannot run, e.g. Windows)."""
-    from digitrec.web.server import run_server
-
     from digitrec.storage import feedback
 
     if model:

@@ -37,6 +37,7 @@ def run_server(
 
         create_app().run(host=host, port=port, debug=True, use_reloader=True)
         return
+    port = _check_free(host, port)
     try:
         import gunicorn.app.base  # noqa: F401  (absent on Windows)
     except ImportError:
@@ -47,8 +48,6 @@ def run_server(
 
 def _run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
-
-    port = _check_free(host, port)
 
     # Workers share Prometheus samples through files in this folder; set before any
     # worker imports prometheus_client.
@@ -139,6 +138,5 @@ def _run_waitress(host: str, port: int, threads: int) -> None:
 
     from digitrec.web.app import create_app
 
-    port = _check_free(host, port)
     print(f"digitrec: serving on http://{_url_host(host)}:{port} with waitress", file=sys.stderr)
     waitress.serve(create_app(), host=host, port=port, threads=threads)
