@@ -28,11 +28,11 @@ import httpx
 import numpy as np
 import psutil
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-import renderings  # noqa: E402
-
-from digitrec.training import mnist  # noqa: E402
-from digitrec.web.server import DEFAULT_THREADS  # noqa: E402
+from digitrec.training import (
+    mnist,
+    renderings,
+)
+from digitrec.web.server import DEFAULT_THREADS
 
 WRK_SCRIPT = """
 local f = io.open(os.getenv("BENCH_BODY"), "rb")
@@ -68,8 +68,18 @@ def start(workers: int, threads: int, port: int) -> tuple[subprocess.Popen, floa
     }
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "serve", "--port", str(port),
-         "--workers", str(workers), "--threads", str(threads)],
+        [
+            sys.executable,
+            "-m",
+            "digitrec",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -105,12 +115,14 @@ def with_wrk(url: str, body_path: Path, concurrency: int, seconds: int, threads:
         script.write(WRK_SCRIPT)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name, url],
-        capture_output=True, text=True, env={**os.environ, "BENCH_BODY": str(body_path)},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_BODY": str(body_path)},
         timeout=seconds + 30,
     ).stdout
     os.unlink(script.name)
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    line = next(row for row in out.splitlines() if row.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
     result["rps"] = result["requests"] / result["seconds"]
     result["client"] = "wrk"
     return result
@@ -138,8 +150,14 @@ def with_asyncio(url: str, body: bytes, concurrency: int, seconds: int) -> dict:
             await asyncio.gather(*(user() for _ in range(concurrency)))
             elapsed = time.perf_counter() - started
         q = statistics.quantiles(latencies, n=100)
-        return {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": q[49],
-                "p99_ms": q[98], "errors": errors, "client": "httpx asyncio"}
+        return {
+            "requests": len(latencies),
+            "rps": len(latencies) / elapsed,
+            "p50_ms": q[49],
+            "p99_ms": q[98],
+            "errors": errors,
+            "client": "httpx asyncio",
+        }
 
     return asyncio.run(run())
 
@@ -183,7 +201,7 @@ def main() -> None:
         for worker in workers:
             status = Path(f"/proc/{worker.pid}/status")
             if status.exists():  # VmHWM: the peak resident set size (Linux)
-                kb = next(l for l in status.read_text().splitlines() if l.startswith("VmHWM"))
+                kb = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM"))
                 peak_rss.append(int(kb.split()[1]) / 1024)
             else:
                 peak_rss.append(worker.memory_info().rss / 2**20)
@@ -192,15 +210,25 @@ def main() -> None:
         process.wait(timeout=15)
         body_path.unlink()
 
-    print(f"Server benchmark: gunicorn, {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n")
+    print(
+        f"Server benchmark: gunicorn, {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n"
+    )
     print("| what | measured | target |")
     print("| --- | ---: | ---: |")
     print(f"| cold start (process start → first prediction) | {cold:.2f} s | ≤ 1.5 s |")
-    print(f"| latency at concurrency 1: p50 / p99 ({single['requests']} requests, {single['client']}) | {single['p50_ms']:.2f} / {single['p99_ms']:.2f} ms | p50 ≤ 3 ms |")
-    print(f"| throughput at concurrency {args.concurrency} for {args.seconds} s ({loaded['client']}) | {loaded['rps']:.0f} req/s | ≥ 600 req/s |")
-    print(f"| latency at concurrency {args.concurrency}: p50 / p99 | {loaded['p50_ms']:.1f} / {loaded['p99_ms']:.1f} ms | |")
+    print(
+        f"| latency at concurrency 1: p50 / p99 ({single['requests']} requests, {single['client']}) | {single['p50_ms']:.2f} / {single['p99_ms']:.2f} ms | p50 ≤ 3 ms |"
+    )
+    print(
+        f"| throughput at concurrency {args.concurrency} for {args.seconds} s ({loaded['client']}) | {loaded['rps']:.0f} req/s | ≥ 600 req/s |"
+    )
+    print(
+        f"| latency at concurrency {args.concurrency}: p50 / p99 | {loaded['p50_ms']:.1f} / {loaded['p99_ms']:.1f} ms | |"
+    )
     print(f"| errors at concurrency {args.concurrency} | {loaded['errors']} of {loaded['requests']} | 0 |")
-    print(f"| CPU seconds per worker at concurrency {args.concurrency} | {' / '.join(f'{b:.1f}' for b in busy)} | even |")
+    print(
+        f"| CPU seconds per worker at concurrency {args.concurrency} | {' / '.join(f'{b:.1f}' for b in busy)} | even |"
+    )
     print(f"| peak RSS per worker | {max(peak_rss):.0f} MB (max of {len(peak_rss)}) | ≤ 150 MB |")
 
 

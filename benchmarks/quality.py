@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-import not_digits  # noqa: E402
-import renderings  # noqa: E402
-
-from digitrec.engine import NoDigitFound, Recognizer  # noqa: E402
-from digitrec.training import mnist  # noqa: E402
+from digitrec.engine import NoDigitFound, Recognizer
+from digitrec.training import mnist, not_digits, renderings
 
 
 def main() -> None:
@@ -67,16 +61,22 @@ def main() -> None:
         except NoDigitFound:
             outcome = "no digit (422)"
         outcomes.setdefault(kind, Counter())[outcome] += 1
-    print("| not a digit (300 in all) | refused: no digit | flagged uncertain | reported as a confident digit |")
+    print(
+        "| not a digit (300 in all) | refused: no digit | flagged uncertain | reported as a confident digit |"
+    )
     print("| --- | ---: | ---: | ---: |")
     total = Counter()
     for kind, counts in outcomes.items():
         total.update(counts)
         n = sum(counts.values())
-        print(f"| {kind} ({n}) | {counts['no digit (422)'] / n:.0%} | {counts['uncertain'] / n:.0%} | {counts['confident digit'] / n:.0%} |")
+        print(
+            f"| {kind} ({n}) | {counts['no digit (422)'] / n:.0%} | {counts['uncertain'] / n:.0%} | {counts['confident digit'] / n:.0%} |"
+        )
     n = sum(total.values())
     caught = (total["no digit (422)"] + total["uncertain"]) / n
-    print(f"| all ({n}) | {total['no digit (422)'] / n:.0%} | {total['uncertain'] / n:.0%} | {total['confident digit'] / n:.0%} |")
+    print(
+        f"| all ({n}) | {total['no digit (422)'] / n:.0%} | {total['uncertain'] / n:.0%} | {total['confident digit'] / n:.0%} |"
+    )
     print(f"\nNon-digits refused or flagged: {caught:.0%}")
 
 

@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-import renderings
-from digitrec.training import mnist
+from digitrec.training import mnist, renderings
 
 
 def digitrec(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -100,8 +99,16 @@ def test_train_a_tiny_model_end_to_end(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads(out.with_suffix(".json").read_text())
     for key in (
-        "test_accuracy", "test_per_class_accuracy", "test_confusion_matrix", "parameters",
-        "epochs", "seed", "training_seconds", "data_md5", "versions", "temperature",
+        "test_accuracy",
+        "test_per_class_accuracy",
+        "test_confusion_matrix",
+        "parameters",
+        "epochs",
+        "seed",
+        "training_seconds",
+        "data_md5",
+        "versions",
+        "temperature",
     ):
         assert key in card, key
     assert card["train_images"] == 300 and card["epochs"] == 1

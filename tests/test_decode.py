@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import io
-import time
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-import renderings
-
 from digitrec.engine import decode
 from digitrec.engine.decode import WORKING_SIZE
+from digitrec.training import renderings
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -116,12 +114,8 @@ def test_large_images_are_reduced_to_the_working_size(seven):
 
 def test_hostile_files_fail_fast_with_a_typed_plain_words_error(seven):
     for name, (data, error) in renderings.hostile_files(seven).items():
-        started = time.perf_counter()
-        with pytest.raises(error) as raised:
+        with pytest.raises(error) as raised:  # how fast: benchmarks/bench_engine.py
             decode(data)
-        elapsed = time.perf_counter() - started
-        # The target is 100 ms (see benchmarks/); the test allows for a loaded CI machine.
-        assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
         message = raised.value.message
         assert message.endswith(".") and len(message) > 20, name
         assert "Traceback" not in message and "BytesIO" not in message, name

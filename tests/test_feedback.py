@@ -6,40 +6,19 @@ import base64
 import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import free_port
 from digitrec.engine import decode, to_mnist_28x28
 from digitrec.storage.feedback import FeedbackStore
-from digitrec.web.app import create_app
-from postgres import PostgresServer, binaries
 
-
-@pytest.fixture(scope="session")
-def postgres():
-    if binaries() is None:
-        if os.environ.get("CI"):
-            raise RuntimeError("PostgreSQL is required in CI (apt-get install postgresql)")
-        pytest.skip("PostgreSQL is not installed")
-    server = PostgresServer(free_port()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
-    return request.getfixturevalue("postgres").new_database()
+from servers import run_cli
 
 
 @pytest.fixture
-def feedback_app(backend_url):
-    return create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": backend_url})
+def feedback_app(make_app, database):
+    return make_app(DATABASE_URL=database)
 
 
 @pytest.fixture
@@ -81,7 +60,9 @@ def test_a_multipart_correction_is_stored(feedback_app, store, digit_images):
 def test_originals_over_1_mb_are_not_kept(feedback_app, store, digit_images):
     client = feedback_app.test_client()
     big = digit_images[1] + b"\0" * (1024 * 1024)  # still a valid PNG, over 1 MB
-    response = client.post("/api/v1/feedback", data={"image": (io.BytesIO(big), "d.png"), "predicted": "7", "correct": "1"})
+    response = client.post(
+        "/api/v1/feedback", data={"image": (io.BytesIO(big), "d.png"), "predicted": "7", "correct": "1"}
+    )
     assert response.status_code == 201
     assert not store.get(response.get_json()["id"]).has_original
 
@@ -90,10 +71,31 @@ def test_nothing_identifying_is_stored(store):
     from sqlalchemy import inspect
 
     columns = {c["name"] for c in inspect(store.engine).get_columns("corrections")}
-    assert columns == {"id", "created_at", "predicted", "correct", "model_version", "image_28x28", "original", "request_id"}
+    assert columns == {
+        "id",
+        "created_at",
+        "predicted",
+        "correct",
+        "model_version",
+        "image_28x28",
+        "original",
+        "request_id",
+    }
 
 
-BAD_LABELS = [-1, 10, "8", None, 3.0, True, "x", [8], {"digit": 8}, "8; DROP TABLE corrections; --", "' OR 1=1 --"]
+BAD_LABELS = [
+    -1,
+    10,
+    "8",
+    None,
+    3.0,
+    True,
+    "x",
+    [8],
+    {"digit": 8},
+    "8; DROP TABLE corrections; --",
+    "' OR 1=1 --",
+]
 
 
 @pytest.mark.parametrize("bad", BAD_LABELS, ids=repr)
@@ -123,8 +125,14 @@ def test_other_bad_requests_are_4xx_json_and_store_nothing(feedback_app, store, 
         (client.post("/api/v1/feedback", data="[1, 2]", content_type="application/json"), 400),
         (client.post("/api/v1/feedback", data="{", content_type="application/json"), 400),
         (client.post("/api/v1/feedback", data=digit_images[2], content_type="image/png"), 415),
-        (client.post("/api/v1/feedback", data=b"\0" * (11 * 1024 * 1024), content_type="application/json"), 413),
-        (post_json(client, image=data_url(digit_images[2]), predicted=1, correct=2, request_id="<script>"), 400),
+        (
+            client.post("/api/v1/feedback", data=b"\0" * (11 * 1024 * 1024), content_type="application/json"),
+            413,
+        ),
+        (
+            post_json(client, image=data_url(digit_images[2]), predicted=1, correct=2, request_id="<script>"),
+            400,
+        ),
         (client.get("/api/v1/feedback"), 405),
     ]
     for response, status in cases:
@@ -133,10 +141,13 @@ def test_other_bad_requests_are_4xx_json_and_store_nothing(feedback_app, store, 
     assert store.count() == 0
 
 
-def test_feedback_is_rate_limited_per_client(backend_url, digit_images):
-    app = create_app({"TESTING": True, "DATABASE_URL": backend_url, "FEEDBACK_RATE_LIMIT": "2 per minute"})
+def test_feedback_is_rate_limited_per_client(make_app, database, digit_images):
+    app = make_app(DATABASE_URL=database, RATE_LIMIT="120 per minute", FEEDBACK_RATE_LIMIT="2 per minute")
     client = app.test_client()
-    statuses = [post_json(client, image=data_url(digit_images[5]), predicted=3, correct=5).status_code for _ in range(3)]
+    statuses = [
+        post_json(client, image=data_url(digit_images[5]), predicted=3, correct=5).status_code
+        for _ in range(3)
+    ]
     assert statuses == [201, 201, 429]
     assert app.extensions["feedback"].count() == 2
 
@@ -148,8 +159,8 @@ def test_review_page_is_off_without_a_token(client):
     assert client.get("/admin/feedback").status_code == 404
 
 
-def test_review_page_needs_the_token(backend_url, digit_images):
-    app = create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": backend_url, "ADMIN_TOKEN": "s3cret"})
+def test_review_page_needs_the_token(make_app, database, digit_images):
+    app = make_app(DATABASE_URL=database, ADMIN_TOKEN="s3cret")
     client = app.test_client()
     correction = post_json(client, image=data_url(digit_images[6]), predicted=5, correct=6).get_json()["id"]
     assert client.get("/admin/feedback").status_code == 401
@@ -173,34 +184,35 @@ def test_review_page_needs_the_token(backend_url, digit_images):
 # ---- export and training -------------------------------------------------------------------
 
 
-def run_cli(*args: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digitrec", *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout)
-
-
-def _fill(url: str, mnist_test_set, count: int) -> list[int]:
-    import renderings
+def _fill(make_app, url: str, mnist_test_set, count: int) -> list[int]:
+    from digitrec.training import renderings
 
     images, labels = mnist_test_set
-    app = create_app({"TESTING": True, "RATE_LIMIT": "off", "DATABASE_URL": url})
+    app = make_app(DATABASE_URL=url)
     client = app.test_client()
     rng = np.random.default_rng(0)
     for i in range(count):
         data = renderings.dark_on_white(images[i], rng)
-        response = post_json(client, image=data_url(data), predicted=int((labels[i] + 1) % 10), correct=int(labels[i]))
+        response = post_json(
+            client, image=data_url(data), predicted=int((labels[i] + 1) % 10), correct=int(labels[i])
+        )
         assert response.status_code == 201
     return [int(v) for v in labels[:count]]
 
 
-def test_db_upgrade_and_export_in_both_formats(tmp_path, mnist_test_set):
+def test_db_upgrade_and_export_in_both_formats(make_app, tmp_path, mnist_test_set):
     url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
     env = {"DIGITREC_DATABASE_URL": url}
     upgraded = run_cli("db", "upgrade", env=env)
     assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
-    labels = _fill(url, mnist_test_set, 5)
+    labels = _fill(make_app, url, mnist_test_set, 5)
     assert run_cli("feedback", "export", "--out", str(tmp_path / "c.npz"), env=env).returncode == 0
     with np.load(tmp_path / "c.npz") as data:
         assert data["images"].shape == (5, 28, 28) and data["labels"].tolist() == labels
-    assert run_cli("feedback", "export", "--out", str(tmp_path / "c"), "--format", "idx", env=env).returncode == 0
+    assert (
+        run_cli("feedback", "export", "--out", str(tmp_path / "c"), "--format", "idx", env=env).returncode
+        == 0
+    )
     from digitrec.storage.export import read_corrections
 
     images, read_labels = read_corrections(tmp_path / "c-images-idx3-ubyte.gz")
@@ -208,18 +220,30 @@ def test_db_upgrade_and_export_in_both_formats(tmp_path, mnist_test_set):
 
 
 @pytest.mark.slow
-def test_export_then_train_round_trip(tmp_path, mnist_test_set):
+def test_export_then_train_round_trip(make_app, tmp_path, mnist_test_set):
+    from digitrec.storage.feedback import upgrade
     from digitrec.training import mnist
 
     url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
-    _fill(url, mnist_test_set, 12)
+    upgrade(url)
+    _fill(make_app, url, mnist_test_set, 12)
     env = {"DIGITREC_DATABASE_URL": url}
     assert run_cli("feedback", "export", "--out", str(tmp_path / "c.npz"), env=env).returncode == 0
     data = str(mnist.resolve_folder(os.environ.get(mnist.DATA_ENV)))
     out = tmp_path / "tuned.onnx"
     trained = run_cli(
-        "train", "--data", data, "--epochs", "1", "--limit", "200", "--out", str(out),
-        "--extra-data", str(tmp_path / "c.npz"), env=env,
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--limit",
+        "200",
+        "--out",
+        str(out),
+        "--extra-data",
+        str(tmp_path / "c.npz"),
+        env=env,
     )
     assert trained.returncode == 0, trained.stderr[-2000:]
     card = json.loads(out.with_suffix(".json").read_text())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,21 +15,17 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-import renderings
-from conftest import start_server, stop_server
 from digitrec.engine import decode, to_mnist_28x28
 from digitrec.storage.feedback import FeedbackStore
-from test_feedback import postgres  # noqa: F401  (the session's PostgreSQL server)
+from digitrec.training import renderings
+
+from servers import start_server, stop_server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request):
+@pytest.fixture
+def server_database(database):
     """(environment for the server, SQLAlchemy URL to inspect the same database)."""
-    if request.param == "sqlite":
-        folder = tempfile.mkdtemp(prefix="digitrec-db-")
-        return {"DIGITREC_DATA_DIR": folder}, f"sqlite:///{folder}/feedback.sqlite3"
-    url = request.getfixturevalue("postgres").new_database()
-    return {"DIGITREC_DATABASE_URL": url}, url
+    return {"DIGITREC_DATABASE_URL": database}, database
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +36,15 @@ def corrections(mnist_test_set):
     items = []
     for i in range(300):
         data = renderings.dark_on_white(images[i], rng)
-        items.append({
-            "request_id": f"c{i}",
-            "image": "data:image/png;base64," + base64.b64encode(data).decode(),
-            "predicted": int((labels[i] + 1 + i % 8) % 10),
-            "correct": int(labels[i]),
-            "expected_28x28": to_mnist_28x28(decode(data)),
-        })
+        items.append(
+            {
+                "request_id": f"c{i}",
+                "image": "data:image/png;base64," + base64.b64encode(data).decode(),
+                "predicted": int((labels[i] + 1 + i % 8) % 10),
+                "correct": int(labels[i]),
+                "expected_28x28": to_mnist_28x28(decode(data)),
+            }
+        )
     return items
 
 
@@ -59,7 +56,9 @@ def post(url: str, item: dict, timeout: float = 30) -> httpx.Response:
 def assert_rows_match(store: FeedbackStore, corrections: list[dict], ids: dict[str, int]) -> None:
     by_request = {item["request_id"]: item for item in corrections}
     with store.engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, request_id, predicted, correct, image_28x28 FROM corrections")).all()
+        rows = connection.execute(
+            text("SELECT id, request_id, predicted, correct, image_28x28 FROM corrections")
+        ).all()
     stored = {row.id: row for row in rows}
     for request_id, correction_id in ids.items():
         row = stored[correction_id]
@@ -72,8 +71,8 @@ def assert_rows_match(store: FeedbackStore, corrections: list[dict], ids: dict[s
         assert len(bytes(row.image_28x28)) == 784 and 0 <= row.predicted <= 9 and 0 <= row.correct <= 9
 
 
-def test_200_concurrent_corrections_are_stored_exactly_once_and_unmixed(database, corrections):
-    env, url = database
+def test_200_concurrent_corrections_are_stored_exactly_once_and_unmixed(server_database, corrections):
+    env, url = server_database
     process, server = start_server(env)
     try:
         with ThreadPoolExecutor(max_workers=32) as pool:
@@ -88,8 +87,8 @@ def test_200_concurrent_corrections_are_stored_exactly_once_and_unmixed(database
     assert_rows_match(store, corrections[:200], ids)
 
 
-def test_a_server_killed_mid_burst_loses_no_acknowledged_write(database, corrections):
-    env, url = database
+def test_a_server_killed_mid_burst_loses_no_acknowledged_write(server_database, corrections):
+    env, url = server_database
     process, server = start_server(env)
     acknowledged: dict[str, int] = {}
     lock = threading.Lock()

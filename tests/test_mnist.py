@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitrec.engine.errors import DatasetError
+from digitrec.idx import DatasetError
 from digitrec.training import mnist
 
 

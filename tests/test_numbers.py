@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import renderings
+from digitrec.training import renderings
+
 
 def read_exactly(mnist_test_set, recognizer, compose, count, sizes, seed) -> float:
     """Share of ``count`` composed numbers (``sizes``: digits, as a range) read exactly."""

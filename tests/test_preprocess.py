@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import renderings
 from digitrec.engine import NoDigitFound, decode, split_digits, to_mnist_28x28
+from digitrec.training import renderings
 
 
 def mnist_style(data: bytes) -> np.ndarray:
@@ -20,9 +20,7 @@ def mnist_style(data: bytes) -> np.ndarray:
 def aligned_difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference, forgiving the one-pixel steps of centring by mass."""
     return min(
-        float(np.abs(np.roll(a, (dy, dx), axis=(0, 1)) - b).mean())
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
+        float(np.abs(np.roll(a, (dy, dx), axis=(0, 1)) - b).mean()) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
     )
 
 
@@ -181,7 +179,13 @@ def test_any_pixels_give_a_28x28_or_no_digit_never_a_crash(recognizer):
             pixels = rng.integers(0, 256, shape, dtype=np.uint8)
         elif kind == 3:
             pixels = np.full(shape, 255, np.uint8)
-            cv2.line(pixels, (int(rng.integers(w)), 0), (int(rng.integers(w)), h - 1), (0, 0, 0, 255), int(rng.integers(1, 6)))
+            cv2.line(
+                pixels,
+                (int(rng.integers(w)), 0),
+                (int(rng.integers(w)), h - 1),
+                (0, 0, 0, 255),
+                int(rng.integers(1, 6)),
+            )
         else:  # a wide blob
             pixels = np.full(shape, 255, np.uint8)
             y = int(rng.integers(h))

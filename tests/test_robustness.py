@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import renderings
+from digitrec.training import renderings
 
 SAMPLE = 500
 REQUIRED = 0.99  # on every variant

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import free_port, start_server, stop_server, wait_until_ready
+from servers import free_port, start_server, stop_server, wait_until_serving
 
 
 def test_real_images_in_every_input_form(live_server, digit_images):
@@ -32,7 +32,9 @@ def test_real_images_in_every_input_form(live_server, digit_images):
 def test_errors_are_json_on_the_live_server(live_server):
     with httpx.Client(base_url=live_server, timeout=10) as http:
         not_image = http.post("/api/v1/predict", files={"image": ("x.pdf", b"%PDF-1.4", "application/pdf")})
-        too_big = http.post("/api/v1/predict", content=b"\0" * (11 * 1024 * 1024), headers={"Content-Type": "image/png"})
+        too_big = http.post(
+            "/api/v1/predict", content=b"\0" * (11 * 1024 * 1024), headers={"Content-Type": "image/png"}
+        )
         missing = http.get("/api/v1/missing")
     assert (not_image.status_code, not_image.json()["error"]["code"]) == (415, "unsupported_image")
     assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "body_too_large")
@@ -45,7 +47,9 @@ def test_concurrent_users_get_their_own_answers(live_server, digit_images):
 
     def ask(job):
         digit, data = job
-        response = httpx.post(live_server + "/api/v1/predict", content=data, headers={"Content-Type": "image/png"}, timeout=20)
+        response = httpx.post(
+            live_server + "/api/v1/predict", content=data, headers={"Content-Type": "image/png"}, timeout=20
+        )
         return digit, response.json()["digit"]
 
     with ThreadPoolExecutor(max_workers=12) as pool:
@@ -56,7 +60,9 @@ def test_concurrent_users_get_their_own_answers(live_server, digit_images):
 def test_metrics_add_up_across_workers(live_server, digit_images):
     before = httpx.get(live_server + "/metrics").text
     for _ in range(6):
-        httpx.post(live_server + "/api/v1/predict", content=digit_images[9], headers={"Content-Type": "image/png"})
+        httpx.post(
+            live_server + "/api/v1/predict", content=digit_images[9], headers={"Content-Type": "image/png"}
+        )
     text = httpx.get(live_server + "/metrics").text
 
     def count(text: str) -> float:
@@ -80,7 +86,9 @@ def test_keep_alive_connections_are_shared_among_workers(digit_images):
         def user(_):
             with httpx.Client(base_url=url, timeout=20) as http:  # one kept-alive connection
                 for _ in range(10):
-                    http.post("/api/v1/predict", content=digit_images[3], headers={"Content-Type": "image/png"}).raise_for_status()
+                    http.post(
+                        "/api/v1/predict", content=digit_images[3], headers={"Content-Type": "image/png"}
+                    ).raise_for_status()
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(user, range(16)))
@@ -98,12 +106,16 @@ def test_a_second_server_on_a_busy_port_is_refused(digit_images):
         port = url.rsplit(":", 1)[1]
         second = subprocess.run(
             [sys.executable, "-m", "digitrec", "serve", "--port", port],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert second.returncode == 2
         assert f"Cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
         # The first server still has the port to itself and answers.
-        response = httpx.post(url + "/api/v1/predict", content=digit_images[4], headers={"Content-Type": "image/png"})
+        response = httpx.post(
+            url + "/api/v1/predict", content=digit_images[4], headers={"Content-Type": "image/png"}
+        )
         assert response.json()["digit"] == 4
     finally:
         stop_server(process)
@@ -112,19 +124,27 @@ def test_a_second_server_on_a_busy_port_is_refused(digit_images):
 def test_the_waitress_fallback_serves_predictions(digit_images, tmp_path):
     """Where gunicorn cannot be imported (Windows), `digitrec serve` runs waitress: the same app."""
     port = free_port()
-    code = (
+    launcher = (
         "import sys; sys.modules['gunicorn'] = None  # as if not installed\n"
-        f"from digitrec.web.server import run_server; run_server('127.0.0.1', {port}, 2, 2)"
+        "from digitrec.cli import main; main(prog_name='digitrec')"
     )
     env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", "DIGITREC_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-c", launcher, "serve", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until_ready(process, url)
-        response = httpx.post(url + "/api/v1/predict", content=digit_images[6], headers={"Content-Type": "image/png"})
+        wait_until_serving(process, url)
+        response = httpx.post(
+            url + "/api/v1/predict", content=digit_images[6], headers={"Content-Type": "image/png"}
+        )
         assert response.status_code == 200 and response.json()["digit"] == 6
         assert "nosniff" in response.headers["X-Content-Type-Options"]
-        assert httpx.post(url + "/api/v1/predict", content=b"not an image", headers={"Content-Type": "image/png"}).status_code == 415
+        assert (
+            httpx.post(
+                url + "/api/v1/predict", content=b"not an image", headers={"Content-Type": "image/png"}
+            ).status_code
+            == 415
+        )
     finally:
         process.terminate()
         out = process.communicate(timeout=15)[0].decode()
@@ -134,7 +154,11 @@ def test_the_waitress_fallback_serves_predictions(digit_images, tmp_path):
 def test_request_ids_appear_in_the_log(digit_images):
     process, url = start_server({"DIGITREC_RATE_LIMIT": "off"}, workers=1)
     try:
-        response = httpx.post(url + "/api/v1/predict", content=digit_images[2], headers={"Content-Type": "image/png", "X-Request-ID": "trace-me-42"})
+        response = httpx.post(
+            url + "/api/v1/predict",
+            content=digit_images[2],
+            headers={"Content-Type": "image/png", "X-Request-ID": "trace-me-42"},
+        )
         assert response.headers["X-Request-ID"] == "trace-me-42"
     finally:
         log = stop_server(process)
@@ -145,7 +169,9 @@ def test_rate_limit_on_the_live_server(digit_images):
     process, url = start_server({"DIGITREC_RATE_LIMIT": "2 per minute"}, workers=1)
     try:
         statuses = [
-            httpx.post(url + "/api/v1/predict", content=digit_images[1], headers={"Content-Type": "image/png"}).status_code
+            httpx.post(
+                url + "/api/v1/predict", content=digit_images[1], headers={"Content-Type": "image/png"}
+            ).status_code
             for _ in range(3)
         ]
     finally:
@@ -160,13 +186,25 @@ def test_openapi_conformance_with_schemathesis(live_server, tmp_path):
     command = [str(executable) if executable.exists() else shutil.which("schemathesis")]
     result = subprocess.run(
         [
-            *command, "run", f"{live_server}/api/v1/openapi.json",
-            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-            "--max-examples", "40", "--seed", "1", "--no-color",
+            *command,
+            "run",
+            f"{live_server}/api/v1/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            "40",
+            "--seed",
+            "1",
+            "--no-color",
             # One worker: CPython 3.11's ast.parse is not thread-safe (SystemError in hypothesis).
-            "--workers", "1",
-            "--request-timeout", "10",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "10",
         ],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-4000:]

@@ -1,6 +1,8 @@
 """The ``digitrec`` command: one sub-command per job, each a thin layer over the packages below.
 
-Engine errors are turned into a message on stderr and a non-zero exit code here, once.
+Every error a user can cause (a typed ``DigitrecError``, or a file the system refuses) is
+turned into one sentence on stderr and an exit code here, once, by ``Commands``; options
+reach the app as an explicit mapping, never through the environment.
 """
 
 from __future__ import annotations
@@ -12,20 +14,44 @@ from pathlib import Path
 
 import click
 
-from digitrec import __version__
-from digitrec.engine.errors import DigitrecError
+from digitrec import __version__, settings
+from digitrec.errors import DigitrecError
 from digitrec.web.server import DEFAULT_THREADS, run_server
 
 EXIT_BAD_INPUT = 1  # a file could not be read or holds no digit
-EXIT_SETUP = 2  # missing data, missing model, wrong options
+EXIT_SETUP = 2  # missing data, model, extra or permission; a bad option or setting
+EXIT_UNAVAILABLE = 3  # the corrections database cannot be reached: try again later
 
 
-def _fail(error: DigitrecError) -> None:
-    click.echo(f"digitrec: {error.message}", err=True)
-    sys.exit(EXIT_SETUP)
+class CommandFailed(click.ClickException):
+    """A typed error (or a file the system refused) as one sentence and an exit code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"digitrec: {self.message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The edge of the CLI: every error a user can cause ends here as one sentence."""
+
+    def invoke(self, ctx: click.Context):
+        from digitrec.storage.feedback import StorageUnavailable
+
+        try:
+            return super().invoke(ctx)
+        except StorageUnavailable as error:
+            raise CommandFailed(error.message, EXIT_UNAVAILABLE) from None
+        except DigitrecError as error:
+            raise CommandFailed(error.message, EXIT_SETUP) from None
+        except OSError as error:  # e.g. an output folder that cannot be written
+            where = f" {error.filename}" if error.filename else ""
+            raise CommandFailed(f"cannot use{where}: {error.strerror or error}.", EXIT_SETUP) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digitrec")
 def main() -> None:
     """Recognise handwritten digits: serve the web app, predict files, train, evaluate."""
@@ -49,21 +75,25 @@ def main() -> None:
 )
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model to serve.")
 @click.option("--dev", is_flag=True, help="Flask's reloading development server, with debug.")
-def serve(
-    host: str, port: int, workers: int | None, threads: int, model: str | None, dev: bool
-) -> None:
+def serve(host: str, port: int, workers: int | None, threads: int, model: str | None, dev: bool) -> None:
     """Start the web app (gunicorn; waitress where gunicorn cannot run, e.g. Windows)."""
+    from digitrec.engine.recognizer import Recognizer
     from digitrec.storage import feedback
 
-    if model:
-        os.environ["DIGITREC_MODEL"] = str(Path(model).resolve())
+    config = {"MODEL": str(Path(model).resolve())} if model else {}
+    values = settings.resolve(config)  # a bad DIGITREC_* value is refused here, once
+    Recognizer(values["MODEL"])  # a missing or broken model is refused before any worker starts
+    url = settings.database_url(values)
     try:
         # Create or upgrade the corrections database once, before any worker starts.
-        feedback.upgrade(feedback.default_url())
-        os.environ["DIGITREC_SKIP_DB_UPGRADE"] = "1"
-        run_server(host, port, workers or os.cpu_count() or 1, threads, dev)
-    except DigitrecError as error:
-        _fail(error)
+        feedback.upgrade(url)
+    except feedback.StorageUnavailable as error:
+        click.echo(
+            f"digitrec: warning: {error.message} Serving predictions anyway; corrections answer "
+            "503 and /api/v1/ready says not ready until the database is back.",
+            err=True,
+        )
+    run_server(host, port, workers or os.cpu_count() or 1, threads, dev, config)
 
 
 @main.command()
@@ -72,38 +102,27 @@ def serve(
 @click.option("--number", is_flag=True, help="Read several digits left to right.")
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model (default: shipped).")
 def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | None) -> None:
-    """Print the digit in each image FILE, one line per file."""
-    from digitrec.engine.recognizer import Recognizer
+    """Print the digit in each image FILE, one line per file.
 
-    try:
-        recognizer = Recognizer(model)
-    except DigitrecError as error:
-        _fail(error)
+    With --json, each line is the API's answer for that file (with "file" instead of
+    "request_id"); with --number, as the API's ?multi=1."""
+    from digitrec.engine.recognizer import Recognizer
+    from digitrec.engine.results import result_json
+
+    recognizer = Recognizer(model)
     failed = False
     for name in files:
         try:
             data = Path(name).read_bytes()
             if number:
-                reading = recognizer.read_number(data)
-                row = {
-                    "file": name,
-                    "number": reading.number,
-                    "uncertain": reading.uncertain,
-                    "confidences": [round(d.confidence, 4) for d in reading.digits],
-                }
+                whole, reading = recognizer.recognize_and_read_number(data)
                 text = f"{name}: {reading.number}" + (" (not sure)" if reading.uncertain else "")
             else:
-                result = recognizer.recognize(data)
-                row = {
-                    "file": name,
-                    "digit": result.digit,
-                    "confidence": round(result.confidence, 4),
-                    "uncertain": result.uncertain,
-                    "probabilities": [round(p, 4) for p in result.probabilities],
-                }
-                text = f"{name}: {result.digit} ({result.confidence:.1%} sure)" + (
-                    ", not sure" if result.uncertain else ""
+                whole, reading = recognizer.recognize(data), None
+                text = f"{name}: {whole.digit} ({whole.confidence:.1%} sure)" + (
+                    ", not sure" if whole.uncertain else ""
                 )
+            row = {"file": name, **result_json(whole, reading), "model": recognizer.version}
         except OSError as error:
             failed = True
             row = {"file": name, "error": {"code": "unreadable", "message": error.strerror}}
@@ -141,27 +160,18 @@ def train(
     """Train the CNN on MNIST, export ONNX and write the model card beside it."""
     import dataclasses
 
+    from digitrec.errors import require
     from digitrec.storage.export import read_corrections
 
-    try:
-        from digitrec.training.train import Hyperparameters
-        from digitrec.training.train import train as run_training
-    except ImportError as error:
-        click.echo(
-            f"digitrec: training needs TensorFlow ({error.name} is missing): "
-            "pip install 'digitrec[train]'",
-            err=True,
-        )
-        sys.exit(EXIT_SETUP)
+    for module in ("tensorflow", "keras", "tf2onnx", "onnx", "scipy"):
+        require(module, "train", "Training")
+    from digitrec.training.train import Hyperparameters
+    from digitrec.training.train import train as run_training
+
     hp = Hyperparameters()
     changes = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
-    try:
-        extra = read_corrections(Path(extra_data)) if extra_data else None
-        card = run_training(
-            data, Path(out), dataclasses.replace(hp, **changes), limit=limit, extra=extra
-        )
-    except DigitrecError as error:
-        _fail(error)
+    extra = read_corrections(Path(extra_data)) if extra_data else None
+    card = run_training(data, Path(out), dataclasses.replace(hp, **changes), limit=limit, extra=extra)
     click.echo(
         f"Wrote {out} and its model card: test accuracy {card['test_accuracy']:.2%}, "
         f"ECE {card['test_ece_15_bins']:.2%}, {card['training_seconds']:.0f} s."
@@ -174,14 +184,14 @@ def train(
 @click.option("--report", type=click.Path(file_okay=False), help="Also write PNG plots here.")
 def evaluate(data: str | None, model: str | None, report: str | None) -> None:
     """Accuracy of a model on the 10,000 official MNIST test images, through ONNX Runtime."""
+    from digitrec.errors import require
     from digitrec.training import evaluate as measure
     from digitrec.training import mnist
 
-    try:
-        images, labels = mnist.load_test_set(data)
-        probabilities = measure.onnx_probabilities(model, images)
-    except DigitrecError as error:
-        _fail(error)
+    if report:  # say so before the evaluation, not after it
+        require("matplotlib", "train", "Writing the report (--report)")
+    images, labels = mnist.load_test_set(data)
+    probabilities = measure.onnx_probabilities(model, images)
     result = measure.metrics(probabilities, labels)
     click.echo(f"Accuracy: {result['accuracy']:.2%} ({result['errors']} errors in {result['count']:,})")
     click.echo(f"Calibration error (ECE, 15 bins): {result['ece']:.2%}")
@@ -199,7 +209,7 @@ def evaluate(data: str | None, model: str | None, report: str | None) -> None:
 
 @main.group()
 def db() -> None:
-    """The corrections database ($DIGITREC_DATABASE_URL, default SQLite in the data folder)."""
+    """The corrections database (DIGITREC_DATABASE_URL, default SQLite in the data folder)."""
 
 
 @db.command("upgrade")
@@ -207,9 +217,9 @@ def db_upgrade() -> None:
     """Create the schema, or upgrade it to the newest version."""
     from digitrec.storage import feedback
 
-    url = feedback.default_url()
+    url = settings.database_url(settings.resolve())
     feedback.upgrade(url)
-    click.echo(f"Database is up to date: {_safe_url(url)}")
+    click.echo(f"Database is up to date: {feedback.safe_url(url)}")
 
 
 @main.group("feedback")
@@ -231,16 +241,9 @@ def feedback_export(out: str, fmt: str | None) -> None:
     from digitrec.storage import feedback
     from digitrec.storage.export import write_corrections
 
-    store = feedback.FeedbackStore(feedback.default_url())
+    store = feedback.FeedbackStore(settings.database_url(settings.resolve()))
     images, correct, predicted = store.export()
     fmt = fmt or ("idx" if not out.endswith(".npz") else "npz")
     for path in write_corrections(Path(out), images, correct, predicted, fmt):
         click.echo(f"Wrote {path}")
     click.echo(f"{len(images)} corrections exported.")
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from digitrec.engine.errors import DatasetError
+from digitrec.errors import DigitrecError
 
 IMAGES, LABELS = 2051, 2049
+
+
+class DatasetError(DigitrecError):
+    """Data files (MNIST, exported corrections) are missing, truncated or not what they claim."""
+
+    code = "dataset_error"
 
 
 def read(path: Path, magic: int, count: int | None = None) -> np.ndarray:
@@ -49,9 +55,7 @@ def parse(raw: bytes, path: Path, magic: int, count: int | None = None) -> np.nd
         )
     expected = [shape[0] if count is None else count, 28, 28][:dims]
     if shape != expected:
-        raise DatasetError(
-            f"{path} holds an array of shape {tuple(shape)}, expected {tuple(expected)}."
-        )
+        raise DatasetError(f"{path} holds an array of shape {tuple(shape)}, expected {tuple(expected)}.")
     size = int(np.prod(shape))
     if len(raw) != header + size:
         raise DatasetError(

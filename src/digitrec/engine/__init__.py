@@ -5,7 +5,6 @@ Knows nothing of HTTP, Keras or databases.
 
 from digitrec.engine.decode import decode
 from digitrec.engine.errors import (
-    DigitrecError,
     ImageTooLarge,
     ModelNotFound,
     NoDigitFound,
@@ -14,6 +13,7 @@ from digitrec.engine.errors import (
 from digitrec.engine.preprocess import to_mnist_28x28
 from digitrec.engine.recognizer import NumberReading, Prediction, Recognizer
 from digitrec.engine.segment import DigitBox, split_digits
+from digitrec.errors import DigitrecError
 
 __all__ = [
     "DigitBox",

@@ -115,9 +115,7 @@ def _to_standard_mode(image: Image.Image) -> Image.Image:
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
         return Image.fromarray(scaled.astype(np.uint8))
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        "transparency" in image.info
-    )
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or ("transparency" in image.info)
     if has_alpha:
         return image if image.mode == "RGBA" else image.convert("RGBA")
     if image.mode in ("L", "RGB"):
@@ -127,9 +125,7 @@ def _to_standard_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _too_large_message(
-    size: tuple[int, int] | None, max_pixels: int, kind: str = "an image"
-) -> str:
+def _too_large_message(size: tuple[int, int] | None, max_pixels: int, kind: str = "an image") -> str:
     declared = f" declares {size[0]:,} × {size[1]:,} pixels and" if size else ""
     return (
         f"The image{declared} is too large: the limit for {kind} is "

@@ -1,19 +1,10 @@
 """Typed errors of the recognition engine.
 
-Each error carries a stable machine-readable ``code`` and a plain-words message. They are
-raised once, here in the engine, and translated once at the edge (HTTP status in the web
-layer, exit code in the CLI).
+Raised once, here in the engine, and translated once at the edge (HTTP status in
+``web/edge.py``, exit code in ``cli.py``).
 """
 
-
-class DigitrecError(Exception):
-    """Base class of every error the engine raises on purpose."""
-
-    code = "error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+from digitrec.errors import DigitrecError
 
 
 class UnsupportedImage(DigitrecError):
@@ -38,9 +29,3 @@ class ModelNotFound(DigitrecError):
     """The ONNX model file or its model card is missing or unreadable."""
 
     code = "model_not_found"
-
-
-class DatasetError(DigitrecError):
-    """MNIST files are missing, truncated or not what they claim to be."""
-
-    code = "dataset_error"

@@ -53,6 +53,16 @@ def to_mnist_28x28(image: np.ndarray) -> np.ndarray:
     return ink_to_28x28(find_ink(ink_map(image)))
 
 
+def to_uint8_28x28(image: np.ndarray) -> np.ndarray:
+    """A float 28x28 in [0, 1] (the model's input) as uint8 0-255, MNIST's own format."""
+    return np.clip(np.asarray(image, np.float32) * 255, 0, 255).round().astype(np.uint8)
+
+
+def from_uint8_28x28(pixels: np.ndarray) -> np.ndarray:
+    """A uint8 28x28 (MNIST's format, stored corrections) as the model's float input."""
+    return np.asarray(pixels, np.float32) / np.float32(255)
+
+
 def ink_to_28x28(ink: Ink) -> np.ndarray:
     """All the ink found, as one MNIST-style digit."""
     return to_28x28(ink.image, ink.mask)
@@ -122,9 +132,7 @@ def find_ink(ink: np.ndarray) -> Ink:
     kept_areas = sorted((areas[i - 1] for i in ids), reverse=True)
     scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas)
     if scattered or len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
-        raise NoDigitFound(
-            "No clear pen strokes were found: the image looks like noise or texture."
-        )
+        raise NoDigitFound("No clear pen strokes were found: the image looks like noise or texture.")
     if max(w, h) < MIN_DIGIT_TO_STROKE * stroke_width(kept_mask):
         raise NoDigitFound("Only a dot or a blob was found, not a digit.")
 

@@ -58,9 +58,7 @@ def shipped_model_path() -> Path:
 class Recognizer:
     """Holds one ONNX Runtime session; thread-safe for concurrent ``predict`` calls."""
 
-    def __init__(
-        self, model_path: str | Path | None = None, threads: int = 1, max_pixels: int = MAX_PIXELS
-    ):
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1, max_pixels: int = MAX_PIXELS):
         self.max_pixels = max_pixels
         import onnxruntime as ort
 

@@ -121,7 +121,11 @@ def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
     def extent(group):
         boxes = [ink.boxes[i] for i in group]
         top = min(b[1] for b in boxes)
-        return (min(b[0] for b in boxes), max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes) - top)
+        return (
+            min(b[0] for b in boxes),
+            max(b[0] + b[2] for b in boxes),
+            max(b[1] + b[3] for b in boxes) - top,
+        )
 
     if len(groups) < 2:
         return groups
@@ -134,7 +138,7 @@ def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
         fragment = fragments[0]
         left, right, _ = extent(fragment)
 
-        def gap(other):
+        def gap(other, left=left, right=right):
             o_left, o_right, _ = extent(other)
             return max(o_left - right, left - o_right, 0)
 

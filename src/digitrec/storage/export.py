@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from digitrec import idx
-from digitrec.engine.errors import DatasetError
+from digitrec.idx import DatasetError
 
 
 def write_corrections(

@@ -1,14 +1,18 @@
 """Corrections users send: the SQLAlchemy model, the database, and the queries.
 
 SQLite by default (a file in the data folder, WAL mode, so a crash never leaves a partial
-row), PostgreSQL when DIGITREC_DATABASE_URL says so. The schema is created and upgraded by
-Alembic migrations (``upgrade``), never by ``create_all``. Nothing that identifies a person
-is stored: no IP address, no user agent.
+row), PostgreSQL when the DATABASE_URL setting says so. The schema is created and upgraded
+by Alembic migrations (``upgrade``, run by `digitrec db upgrade` and `digitrec serve`),
+never by ``create_all`` and never by the app factory. Every failure to reach the database is
+raised as ``StorageUnavailable``. Nothing that identifies a person is stored: no IP
+address, no user agent.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,9 +29,15 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
+
+from digitrec.engine.preprocess import to_uint8_28x28
+from digitrec.errors import DigitrecError
 
 MAX_ORIGINAL_BYTES = 1024 * 1024  # originals larger than this are not kept
 
@@ -65,52 +75,129 @@ class StoredCorrection:
     has_original: bool
 
 
-def default_url() -> str:
-    """$DIGITREC_DATABASE_URL, else a SQLite file in $DIGITREC_DATA_DIR (or the user data folder)."""
-    if os.environ.get("DIGITREC_DATABASE_URL"):
-        return os.environ["DIGITREC_DATABASE_URL"]
-    folder = os.environ.get("DIGITREC_DATA_DIR")
-    if not folder:
-        import platformdirs
+class StorageUnavailable(DigitrecError):
+    """The corrections database cannot be reached or used right now (down, folder gone,
+    schema not created). Predictions do not need it; corrections wait until it is back."""
 
-        folder = platformdirs.user_data_dir("digitrec")
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(folder) / 'feedback.sqlite3'}"
+    code = "storage_unavailable"
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record):
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-            cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a crash
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+# What a database that is down, unreachable or missing its files raises; constraint
+# violations (IntegrityError) are bugs and are not hidden behind this.
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.ProgrammingError,
+    sa_exc.TimeoutError,
+    OSError,
+)
 
 
-def upgrade(url: str) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
-    from alembic import command
+@contextmanager
+def unavailable_as_typed_error(url: str) -> Iterator[None]:
+    """Turn the driver's 'cannot reach or use the database' errors into StorageUnavailable."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageUnavailable(
+            f"The corrections database {safe_url(url)} is unavailable: {reason.rstrip('.')}."
+        ) from None
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "(unparsable URL)"
+
+
+def make_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url``. SQLite: WAL and full sync; with ``create=False`` the file is
+    opened read-write but never created, and every use opens it afresh (no pool), so a data
+    folder that vanishes is noticed at once instead of writes going to a deleted file."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(
+                url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=_connect_timeout(parsed)
+            )
+        if not create and parsed.database and parsed.database != ":memory:":
+            parsed = parsed.set(
+                database=f"file:{parsed.database}", query={**parsed.query, "mode": "rw", "uri": "true"}
+            )
+        engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": 30})
+    except (sa_exc.ArgumentError, ImportError) as exc:
+        raise StorageUnavailable(f"Cannot use the database URL {safe_url(url)}: {exc}") from None
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(connection, _record):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a crash
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def _connect_timeout(url) -> dict:
+    return {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
+
+
+def _alembic_config(url: str):
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+def upgrade(url: str) -> None:
+    """Create or upgrade the schema to the newest Alembic revision (and, for SQLite, the
+    data folder). Raises StorageUnavailable when the database cannot be reached."""
+    from alembic import command
+
+    with unavailable_as_typed_error(url):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        command.upgrade(_alembic_config(url), "head")
 
 
 class FeedbackStore:
-    """All reads and writes of corrections; one per process, thread-safe."""
+    """All reads and writes of corrections; one per process, thread-safe. Connects only when
+    used; every failure to reach the database is raised as StorageUnavailable."""
 
     def __init__(self, url: str):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, create=False)
+
+    def _session(self) -> Session:
+        return Session(self.engine)
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the database answers and its schema is current."""
+        with unavailable_as_typed_error(self.url), self.engine.connect() as connection:
+            try:
+                revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except sa_exc.DBAPIError:
+                revision = None
+        if revision != head_revision():
+            raise StorageUnavailable(
+                f"The corrections database {safe_url(self.url)} has no current schema "
+                f"(revision {revision}, expected {head_revision()}): run `digitrec db upgrade`."
+            )
 
     def add(
         self,
@@ -121,33 +208,32 @@ class FeedbackStore:
         original: bytes | None = None,
         request_id: str | None = None,
     ) -> int:
-        pixels = np.clip(np.asarray(image_28x28, np.float32) * 255, 0, 255).round()
         row = Correction(
             created_at=datetime.now(timezone.utc),
             predicted=predicted,
             correct=correct,
             model_version=model_version,
-            image_28x28=pixels.astype(np.uint8).tobytes(),
+            image_28x28=to_uint8_28x28(image_28x28).tobytes(),
             original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
             request_id=request_id,
         )
-        with Session(self.engine) as session, session.begin():
+        with unavailable_as_typed_error(self.url), self._session() as session, session.begin():
             session.add(row)
             session.flush()
             return row.id
 
     def recent(self, limit: int = 100) -> list[StoredCorrection]:
         query = select(Correction).order_by(Correction.id.desc()).limit(limit)
-        with Session(self.engine) as session:
+        with unavailable_as_typed_error(self.url), self._session() as session:
             return [_stored(row) for row in session.scalars(query)]
 
     def get(self, correction_id: int) -> StoredCorrection | None:
-        with Session(self.engine) as session:
+        with unavailable_as_typed_error(self.url), self._session() as session:
             row = session.get(Correction, correction_id)
             return _stored(row) if row else None
 
     def count(self) -> int:
-        with Session(self.engine) as session:
+        with unavailable_as_typed_error(self.url), self._session() as session:
             return session.scalar(select(func.count()).select_from(Correction)) or 0
 
     def pair_counts(self) -> list[tuple[int, int, int]]:
@@ -157,20 +243,25 @@ class FeedbackStore:
             .group_by(Correction.predicted, Correction.correct)
             .order_by(func.count().desc(), Correction.predicted, Correction.correct)
         )
-        with Session(self.engine) as session:
+        with unavailable_as_typed_error(self.url), self._session() as session:
             return [tuple(row) for row in session.execute(query)]
 
     def delete(self, correction_id: int) -> bool:
-        with Session(self.engine) as session, session.begin():
+        with unavailable_as_typed_error(self.url), self._session() as session, session.begin():
             return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0
 
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All corrections as (images uint8 (N, 28, 28), correct labels, predicted labels)."""
-        query = select(Correction.image_28x28, Correction.correct, Correction.predicted).order_by(Correction.id)
-        with Session(self.engine) as session:
+        query = select(Correction.image_28x28, Correction.correct, Correction.predicted).order_by(
+            Correction.id
+        )
+        with unavailable_as_typed_error(self.url), self._session() as session:
             rows = session.execute(query).all()
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         return images, np.array([r[1] for r in rows], np.uint8), np.array([r[2] for r in rows], np.uint8)
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def _stored(row: Correction) -> StoredCorrection:
@@ -180,6 +271,6 @@ def _stored(row: Correction) -> StoredCorrection:
         predicted=row.predicted,
         correct=row.correct,
         model_version=row.model_version,
-        image_28x28=np.frombuffer(row.image_28x28, np.uint8).reshape(28, 28),
+        image_28x28=np.frombuffer(row.image_28x28, np.uint8).reshape(28, 28),  # as stored
         has_original=row.original is not None,
     )

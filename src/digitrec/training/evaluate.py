@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitrec.engine.preprocess import from_uint8_28x28
 from digitrec.engine.recognizer import Recognizer
 
 
@@ -31,23 +32,37 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15):
+def reliability_bins(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 15
+) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, count) of each non-empty confidence bin of equal width."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
+    out = []
     for low, high in zip(edges[:-1], edges[1:]):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+            out.append((float(confidence[in_bin].mean()), float(correct[in_bin].mean()), int(in_bin.sum())))
+    return out
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """The count-weighted gap between confidence and accuracy over the bins."""
+    return float(
+        sum(
+            count * abs(accuracy - confidence)
+            for confidence, accuracy, count in reliability_bins(probabilities, labels, bins)
+        )
+        / max(len(labels), 1)
+    )
 
 
 def onnx_probabilities(model_path: Path | None, images: np.ndarray) -> np.ndarray:
     """Probabilities for MNIST-format uint8 images (N, 28, 28), through ONNX Runtime."""
     recognizer = Recognizer(model_path, threads=0)
     batches = [
-        recognizer.predict_tensors(images[i : i + 1000].astype(np.float32) / 255.0)
+        recognizer.predict_tensors(from_uint8_28x28(images[i : i + 1000]))
         for i in range(0, len(images), 1000)
     ]
     return np.concatenate(batches)
@@ -109,16 +124,9 @@ def write_report(
     fig.suptitle(f"{len(wrong)} misclassified test digits (true→predicted, confidence)")
     written.append(_save(fig, folder / "misclassified.png"))
 
-    confidence = probabilities.max(axis=1)
-    correct = predicted == labels
-    edges = np.linspace(0, 1, 16)
-    centres, accuracies, counts = [], [], []
-    for low, high in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > low) & (confidence <= high)
-        if in_bin.any():
-            centres.append(confidence[in_bin].mean())
-            accuracies.append(correct[in_bin].mean())
-            counts.append(in_bin.sum())
+    centres, accuracies, counts = (
+        zip(*reliability_bins(probabilities, labels)) if len(labels) else ((), (), ())
+    )
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax.plot(centres, accuracies, "o-", label="model")
@@ -138,4 +146,3 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-

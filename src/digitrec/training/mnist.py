@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from digitrec import idx
-from digitrec.engine.errors import DatasetError
+from digitrec.idx import DatasetError
 
 DATA_ENV = "DIGITREC_DATA"
 
 # name -> (IDX magic number, item count, official md5 of the .gz)
 FILES = {
-    "train-images-idx3-ubyte": (2051, 60_000, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train-labels-idx1-ubyte": (2049, 60_000, "d53e105ee54ea40749a09fcbcd1e9432"),
-    "t10k-images-idx3-ubyte": (2051, 10_000, "9fb629c4189551a2d022fa330f9573f3"),
-    "t10k-labels-idx1-ubyte": (2049, 10_000, "ec29112dd5afa0611ce80d1b7f02629c"),
+    "train-images-idx3-ubyte": (idx.IMAGES, 60_000, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    "train-labels-idx1-ubyte": (idx.LABELS, 60_000, "d53e105ee54ea40749a09fcbcd1e9432"),
+    "t10k-images-idx3-ubyte": (idx.IMAGES, 10_000, "9fb629c4189551a2d022fa330f9573f3"),
+    "t10k-labels-idx1-ubyte": (idx.LABELS, 10_000, "ec29112dd5afa0611ce80d1b7f02629c"),
 }
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -110,9 +110,10 @@ def download(folder: Path | None = None) -> Path:
             try:
                 with urllib.request.urlopen(mirror + target.name, timeout=30) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
-                    with open(partial, "wb") as out, tqdm(
-                        total=total, unit="B", unit_scale=True, desc=target.name
-                    ) as bar:
+                    with (
+                        open(partial, "wb") as out,
+                        tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar,
+                    ):
                         while chunk := response.read(1 << 16):
                             out.write(chunk)
                             bar.update(len(chunk))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitrec.engine.preprocess import from_uint8_28x28
 from digitrec.training import evaluate, mnist
 from digitrec.training.augment import Augmentation
 
@@ -91,7 +92,7 @@ def train(
     x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
 
     def as_float(x):
-        return (x.astype("float32") / 255.0)[..., None]
+        return from_uint8_28x28(x)[..., None]
 
     train_ds = (
         tf.data.Dataset.from_tensor_slices((as_float(x_train), y_train))
@@ -103,9 +104,7 @@ def train(
         )
         .prefetch(tf.data.AUTOTUNE)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices(
-        (as_float(x_val), tf.one_hot(y_val, 10))
-    ).batch(512)
+    val_ds = tf.data.Dataset.from_tensor_slices((as_float(x_val), tf.one_hot(y_val, 10))).batch(512)
 
     # --- model and schedule: linear warm-up, then cosine decay to zero.
     model = build_model(hp.dropout)
@@ -119,9 +118,7 @@ def train(
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=hp.label_smoothing
-        ),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),
         metrics=["accuracy"],
     )
     history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose)

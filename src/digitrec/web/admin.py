@@ -1,6 +1,6 @@
 """The review page for corrections, at /admin/feedback.
 
-Off (404) unless DIGITREC_ADMIN_TOKEN is set; then every request needs that token, as
+Off (404) unless the ADMIN_TOKEN setting is given; then every request needs that token, as
 `Authorization: Bearer <token>` or as the password of HTTP Basic auth (any user name), so
 a browser simply asks for it. Deleting needs a per-entry form token as well (no CSRF).
 """
@@ -13,7 +13,7 @@ import hmac
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from digitrec.web.api import png_data_url
+from digitrec.engine.results import png_data_url
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -53,7 +53,7 @@ def _form_token(correction_id: int) -> str:
 def review():
     store = current_app.extensions["feedback"]
     corrections = [
-        {"item": c, "image": png_data_url(c.image_28x28 / 255.0), "form_token": _form_token(c.id)}
+        {"item": c, "image": png_data_url(c.image_28x28), "form_token": _form_token(c.id)}
         for c in store.recent(200)
     ]
     return render_template(

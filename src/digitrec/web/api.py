@@ -8,57 +8,35 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import time
 
-import numpy as np
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from PIL import Image
 
-from digitrec.engine.errors import (
-    DigitrecError,
-    ImageTooLarge,
-    ModelNotFound,
-    NoDigitFound,
-    UnsupportedImage,
-)
-from digitrec.engine.recognizer import Prediction, Recognizer
+from digitrec.engine.recognizer import Recognizer
+from digitrec.engine.results import result_json
+from digitrec.errors import DigitrecError
+from digitrec.storage.feedback import FeedbackStore
 from digitrec.web import metrics
-from digitrec.web.app import REQUEST_ID_PATTERN, error_response
+from digitrec.web.edge import REQUEST_ID_PATTERN, RequestProblem, error_response
 from digitrec.web.openapi import openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 limiter = Limiter(get_remote_address)
 
-ENGINE_STATUS = {UnsupportedImage: 415, ImageTooLarge: 413, NoDigitFound: 422, ModelNotFound: 503}
 HOW_TO_SEND = (
     "Send the image as the multipart/form-data field 'image', as a raw body with an image/* "
     'content type, or as JSON {"image": "<data URL or base64>"}.'
 )
 
 
-class RequestProblem(Exception):
-    """The request itself is malformed (as opposed to the image in it)."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@bp.errorhandler(RequestProblem)
-def _request_problem(problem: RequestProblem):
-    return error_response(problem.status, problem.code, problem.message)
-
-
-@bp.errorhandler(DigitrecError)
-def _engine_error(error: DigitrecError):
-    return error_response(ENGINE_STATUS.get(type(error), 400), error.code, error.message)
-
-
 def recognizer() -> Recognizer:
     return current_app.extensions["recognizer"]
+
+
+def store() -> FeedbackStore:
+    return current_app.extensions["feedback"]
 
 
 def rate_limit() -> str:
@@ -76,19 +54,7 @@ def predict():
     else:
         result, reading = model.recognize(data), None
     metrics.observe_prediction(result.digit)
-    body = {**prediction_json(result), "model": model.version}
-    if _flag("explain"):
-        body["input_28x28"] = png_data_url(result.input_28x28)
-    if reading is not None:
-        body["number"] = reading.number
-        body["digits"] = [
-            {
-                **prediction_json(digit),
-                "box": digit.box.__dict__,
-                **({"input_28x28": png_data_url(digit.input_28x28)} if _flag("explain") else {}),
-            }
-            for digit in reading.digits
-        ]
+    body = {**result_json(result, reading, explain=_flag("explain")), "model": model.version}
     body["request_id"] = g.request_id
     body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return jsonify(body)
@@ -119,12 +85,13 @@ def feedback():
     correct = _label(fields.get("correct"), "correct", from_form)
     request_id = fields.get("request_id")
     if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID_PATTERN.match(request_id)):
-        raise RequestProblem(400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'.")
+        raise RequestProblem(
+            400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'."
+        )
     data = image_from_request()
     model = recognizer()
     result = model.recognize(data)
-    store = current_app.extensions["feedback"]
-    correction_id = store.add(result.input_28x28, predicted, correct, model.version, data, request_id)
+    correction_id = store().add(result.input_28x28, predicted, correct, model.version, data, request_id)
     return jsonify({"id": correction_id}), 201
 
 
@@ -147,10 +114,15 @@ def health():
 
 @bp.get("/ready")
 def ready():
-    model = current_app.extensions.get("recognizer")
-    if model is None:
-        return error_response(503, "not_ready", "The model is not loaded yet.")
-    return jsonify({"ready": True, "model": model.version})
+    """Ready when the model is loaded (it is, once the app exists) and the corrections
+    database answers with a current schema; checked afresh on every call, so a database
+    that comes back makes the server ready again by itself."""
+    try:
+        store().check()
+    except DigitrecError as error:
+        current_app.logger.warning("not ready: %s", error.message)
+        return error_response(503, "not_ready", "Not ready: the corrections database is unavailable.")
+    return jsonify({"ready": True, "model": recognizer().version, "database": "ok"})
 
 
 @bp.get("/model")
@@ -204,22 +176,6 @@ def _image_from_json(payload) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise RequestProblem(400, "bad_base64", "The 'image' field is not valid base64.") from None
-
-
-def prediction_json(result: Prediction) -> dict:
-    return {
-        "digit": result.digit,
-        "confidence": round(result.confidence, 4),
-        "uncertain": result.uncertain,
-        "probabilities": [round(p, 4) for p in result.probabilities],
-    }
-
-
-def png_data_url(image28: np.ndarray) -> str:
-    """The 28x28 model input as a PNG data URL (white ink on black, as the model saw it)."""
-    buffer = io.BytesIO()
-    Image.fromarray((np.clip(image28, 0, 1) * 255).round().astype(np.uint8)).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _flag(name: str) -> bool:

@@ -19,9 +19,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-REQUESTS = Counter(
-    "digitrec_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
-)
+REQUESTS = Counter("digitrec_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
 LATENCY = Histogram(
     "digitrec_http_request_duration_seconds",
     "Time to answer an HTTP request",

@@ -72,8 +72,7 @@ def openapi_spec(model_version: str) -> dict:
             "title": "digitrec API",
             "version": __version__,
             "description": (
-                "Recognise a handwritten digit (or a number) in an image. "
-                f"Model version: {model_version}."
+                f"Recognise a handwritten digit (or a number) in an image. Model version: {model_version}."
             ),
         },
         "paths": {
@@ -102,9 +101,7 @@ def openapi_spec(model_version: str) -> dict:
                                 "schema": {
                                     "type": "object",
                                     "required": ["image"],
-                                    "properties": {
-                                        "image": {"type": "string", "format": "binary"}
-                                    },
+                                    "properties": {"image": {"type": "string", "format": "binary"}},
                                 }
                             },
                             "image/png": {"schema": {"type": "string", "format": "binary"}},
@@ -149,7 +146,10 @@ def openapi_spec(model_version: str) -> dict:
                                     "type": "object",
                                     "required": ["image", "predicted", "correct"],
                                     "properties": {
-                                        "image": {"type": "string", "description": "A data URL or plain base64."},
+                                        "image": {
+                                            "type": "string",
+                                            "description": "A data URL or plain base64.",
+                                        },
                                         "predicted": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "correct": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "request_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
@@ -180,6 +180,7 @@ def openapi_spec(model_version: str) -> dict:
                         "413": _error("Body or image over the size limit"),
                         "415": _error("Not a supported image"),
                         "422": _error("A label is not a digit 0-9, or no digit in the image"),
+                        "503": _error("The corrections database is unavailable (storage_unavailable)"),
                         "429": _error("Rate limited"),
                     },
                 }
@@ -202,21 +203,22 @@ def openapi_spec(model_version: str) -> dict:
             },
             "/api/v1/ready": {
                 "get": {
-                    "summary": "Readiness: the model is loaded",
+                    "summary": "Readiness: the model is loaded and the corrections database answers",
                     "operationId": "ready",
                     "responses": {
                         "200": _json(
-                            "Ready to predict",
+                            "Ready to predict and to store corrections",
                             {
                                 "type": "object",
-                                "required": ["ready", "model"],
+                                "required": ["ready", "model", "database"],
                                 "properties": {
                                     "ready": {"type": "boolean"},
                                     "model": {"type": "string"},
+                                    "database": {"const": "ok"},
                                 },
                             },
                         ),
-                        "503": _error("Not ready"),
+                        "503": _error("Not ready: the corrections database is unavailable"),
                     },
                 }
             },
@@ -254,6 +256,11 @@ def openapi_spec(model_version: str) -> dict:
                 },
                 "Prediction": {
                     "type": "object",
+                    "description": (
+                        "The answer for one image. `digitrec predict --json` prints the same "
+                        "object for each file, with `file` in place of `request_id` and "
+                        "`elapsed_ms` (and `--number` as `?multi=1`)."
+                    ),
                     "required": [
                         "digit",
                         "confidence",

@@ -11,8 +11,9 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Mapping
 
-from digitrec.engine.errors import DigitrecError
+from digitrec.errors import DigitrecError
 
 # The work is CPU-bound and holds the GIL most of the time, so one process per core does it
 # all; a second thread lets a worker take a new request while another is still being read
@@ -30,27 +31,36 @@ class CannotListen(DigitrecError):
 
 
 def run_server(
-    host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, dev: bool = False
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = DEFAULT_THREADS,
+    dev: bool = False,
+    config: Mapping | None = None,
 ) -> None:
+    """Serve ``create_app(config)`` until stopped; ``config`` as for ``create_app``."""
+    config = dict(config or {})
     if dev:
         from digitrec.web.app import create_app
 
-        create_app().run(host=host, port=port, debug=True, use_reloader=True)
+        create_app(config).run(host=host, port=port, debug=True, use_reloader=True)
         return
     port = _check_free(host, port)
     try:
         import gunicorn.app.base  # noqa: F401  (absent on Windows)
     except ImportError:
-        _run_waitress(host, port, workers * threads)
+        _run_waitress(host, port, workers * threads, config)
         return
-    _run_gunicorn(host, port, workers, threads)
+    _run_gunicorn(host, port, workers, threads, config)
 
 
-def _run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict) -> None:
     from gunicorn.app.base import BaseApplication
 
-    # Workers share Prometheus samples through files in this folder; set before any
-    # worker imports prometheus_client.
+    # Workers share Prometheus samples through files in this folder. prometheus_client takes
+    # the folder only from this variable (read when it is imported), so this is the one
+    # place digitrec sets one: in the server process, for that library, before any worker
+    # imports it. digitrec's own settings never travel through the environment.
     metrics_dir = tempfile.mkdtemp(prefix="digitrec-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     master = os.getpid()
@@ -90,7 +100,7 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
             # Runs in each worker: the model is loaded once per worker, never per request.
             from digitrec.web.app import create_app
 
-            return create_app()
+            return create_app(config)
 
     print(
         f"digitrec: serving on http://{_url_host(host)}:{port} with gunicorn "
@@ -133,10 +143,11 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _run_waitress(host: str, port: int, threads: int) -> None:
+def _run_waitress(host: str, port: int, threads: int, config: dict) -> None:
     import waitress
 
     from digitrec.web.app import create_app
 
+    app = create_app(config)
     print(f"digitrec: serving on http://{_url_host(host)}:{port} with waitress", file=sys.stderr)
-    waitress.serve(create_app(), host=host, port=port, threads=threads)
+    waitress.serve(app, host=host, port=port, threads=threads)

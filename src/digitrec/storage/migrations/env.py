@@ -1,6 +1,7 @@
 """Alembic environment: runs the migrations against the URL set by storage.feedback.upgrade."""
 
 from alembic import context
+
 from digitrec.storage.feedback import Base, make_engine
 
 config = context.config
@@ -8,7 +9,9 @@ target_metadata = Base.metadata
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -57,7 +57,17 @@ def shape(rng) -> tuple[str, bytes]:
         points = c + outer  # every second vertex of a pentagon: a star
     elif kind == "heart":
         t = np.linspace(0, 2 * np.pi, 60)
-        points = c + np.stack([16 * np.sin(t) ** 3, -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))], 1) * 5
+        points = (
+            c
+            + np.stack(
+                [
+                    16 * np.sin(t) ** 3,
+                    -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)),
+                ],
+                1,
+            )
+            * 5
+        )
     elif kind == "arrow":
         points = c + np.array([[-90, 0], [90, 0], [40, -50], [90, 0], [40, 50]])
         cv2.polylines(page, [points.astype(np.int32)], False, 0, width, cv2.LINE_AA)

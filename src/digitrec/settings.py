@@ -1,0 +1,162 @@
+"""Every setting of the web app in one table: name, default, type and meaning.
+
+A value comes from, in rising order of precedence: the default here, the environment
+variable ``DIGITREC_<NAME>``, the mapping given to ``create_app`` (the CLI passes its
+options that way). Nothing in digitrec writes the environment. The README's settings table
+is checked against this one by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from digitrec.errors import DigitrecError
+
+PREFIX = "DIGITREC_"
+MNIST_VARIABLE = "DIGITREC_DATA"  # the MNIST folder, for `train`, `evaluate` and the tests
+
+
+class SettingError(DigitrecError):
+    """A setting has a value that cannot be used (not a number, not a log level...)."""
+
+    code = "bad_setting"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text.replace("_", ""))
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(text)
+    return level
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    parse: Callable[[str], object]
+    kind: str  # what a valid value looks like, for messages and the README
+    help: str
+
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.name
+
+
+SETTINGS = (
+    Setting(
+        "MODEL",
+        None,
+        str,
+        "a path",
+        "ONNX model to serve (default: the shipped model); `serve --model` sets it",
+    ),
+    Setting("MAX_BODY", 10 * 1024 * 1024, _positive_int, "bytes", "largest request body (413 above)"),
+    Setting(
+        "MAX_PIXELS",
+        40_000_000,
+        _positive_int,
+        "a pixel count",
+        "largest declared image size (413 above); formats other than JPEG are also held to 16 MP",
+    ),
+    Setting(
+        "RATE_LIMIT",
+        "120 per minute",
+        str,
+        "a limit such as `60 per minute; 1000 per hour`, or `off`",
+        "per-client limit on `/api/v1/predict`",
+    ),
+    Setting(
+        "FEEDBACK_RATE_LIMIT",
+        "30 per minute",
+        str,
+        "a limit such as `30 per minute`",
+        "per-client limit on `/api/v1/feedback`",
+    ),
+    Setting(
+        "RATE_LIMIT_STORAGE",
+        "memory://",
+        str,
+        "a storage URI",
+        "where requests are counted: `memory://` counts in each worker process (a client may get "
+        "up to workers × the limit); `redis://host:6379` (after `pip install redis`) shares one "
+        "count across workers and machines",
+    ),
+    Setting(
+        "CORS_ORIGINS",
+        "",
+        str,
+        "comma-separated origins",
+        "origins allowed to call `/api/*` (empty: CORS off)",
+    ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        str,
+        "an SQLAlchemy URL",
+        "where corrections are stored, e.g. `postgresql+psycopg://user:pass@host/db` "
+        "(default: SQLite `feedback.sqlite3` in the data folder)",
+    ),
+    Setting(
+        "DATA_DIR",
+        None,
+        str,
+        "a folder",
+        "the data folder, home of the default SQLite database (default: the user data folder, "
+        "e.g. `~/.local/share/digitrec`)",
+    ),
+    Setting(
+        "ADMIN_TOKEN",
+        None,
+        str,
+        "a secret",
+        "token for the review page `/admin/feedback` (unset: the page is off)",
+    ),
+    Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR", "log level"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def resolve(overrides: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Defaults, then DIGITREC_* variables, then ``overrides`` (which may also carry Flask's
+    own keys, such as TESTING). Raises SettingError for a value that cannot be used."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.variable, "")
+        values[setting.name] = _parse(setting, raw, setting.variable) if raw.strip() else setting.default
+    for name, value in (overrides or {}).items():
+        if name in BY_NAME and isinstance(value, str) and BY_NAME[name].parse is not str:
+            value = _parse(BY_NAME[name], value, name)
+        values[name] = value
+    return values
+
+
+def _parse(setting: Setting, raw: str, where: str) -> object:
+    try:
+        return setting.parse(raw)
+    except ValueError:
+        raise SettingError(f"{where}={raw!r} cannot be used: expected {setting.kind}.") from None
+
+
+def data_dir(values: Mapping) -> Path:
+    """The data folder: DATA_DIR, else the user data folder of this platform."""
+    if values.get("DATA_DIR"):
+        return Path(values["DATA_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("digitrec"))
+
+
+def database_url(values: Mapping) -> str:
+    """DATABASE_URL, else a SQLite file in the data folder."""
+    return values.get("DATABASE_URL") or f"sqlite:///{data_dir(values) / 'feedback.sqlite3'}"
