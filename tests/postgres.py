@@ -45,6 +45,14 @@ class PostgresServer:
         self._run(
             str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "digitrec", "--no-sync"
         )
+        return self.resume()
+
+    def pause(self) -> None:
+        """Stop the server as an outage would (its data stays, for ``resume``)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> PostgresServer:
+        """Start (again) on the same port and data."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         self._run(
             str(self.bin / "pg_ctl"),

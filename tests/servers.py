@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 def run_cli(
-    *args: str, env: dict | None = None, timeout: float = 300, python_code: str = ""
+    *args: str, env: dict | None = None, timeout: float = 300, python_code: str = "", cwd=None
 ) -> subprocess.CompletedProcess:
     """`digitrec ARGS` as a real process. ``python_code`` runs first in that process (e.g. to
     make an installed package unimportable, as if it were missing)."""
@@ -30,14 +30,21 @@ def run_cli(
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 
-def start_server(extra_env: dict | None = None, workers: int = 2, port: int | None = None, args: tuple = ()):
+def start_server(
+    extra_env: dict | None = None,
+    workers: int = 2,
+    port: int | None = None,
+    args: tuple = (),
+    ready: bool = True,
+):
     """Start the real `digitrec serve` (gunicorn) on a free loopback port.
 
     Unless extra_env says otherwise, corrections go to a fresh SQLite file in a temporary
-    data folder."""
+    data folder. With ``ready=False``, returns once it answers at all (its database may be down)."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -53,7 +60,7 @@ def start_server(extra_env: dict | None = None, workers: int = 2, port: int | No
         start_new_session=True,  # its own process group, so a test can kill it whole
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until_serving(process, url)
+    wait_until_serving(process, url, ready)
     return process, url
 
 

@@ -171,7 +171,11 @@ def test_rate_limit_gives_429(make_app, digit_images):
 
 def test_health_and_ready(client, recognizer):
     assert client.get("/api/v1/health").get_json() == {"status": "ok"}
-    assert client.get("/api/v1/ready").get_json() == {"ready": True, "model": recognizer.version, "database": "ok"}
+    assert client.get("/api/v1/ready").get_json() == {
+        "ready": True,
+        "model": recognizer.version,
+        "database": "ok",
+    }
 
 
 def test_model_card(client):

@@ -163,6 +163,7 @@ def train(
     from digitrec.errors import require
     from digitrec.storage.export import read_corrections
 
+    extra = read_corrections(Path(extra_data)) if extra_data else None
     for module in ("tensorflow", "keras", "tf2onnx", "onnx", "scipy"):
         require(module, "train", "Training")
     from digitrec.training.train import Hyperparameters
@@ -170,7 +171,6 @@ def train(
 
     hp = Hyperparameters()
     changes = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
-    extra = read_corrections(Path(extra_data)) if extra_data else None
     card = run_training(data, Path(out), dataclasses.replace(hp, **changes), limit=limit, extra=extra)
     click.echo(
         f"Wrote {out} and its model card: test accuracy {card['test_accuracy']:.2%}, "

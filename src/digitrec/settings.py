@@ -46,6 +46,7 @@ class Setting:
     parse: Callable[[str], object]
     kind: str  # what a valid value looks like, for messages and the README
     help: str
+    default_text: str = ""  # the default in words, where it is not a value (None)
 
     @property
     def variable(self) -> str:
@@ -58,7 +59,8 @@ SETTINGS = (
         None,
         str,
         "a path",
-        "ONNX model to serve (default: the shipped model); `serve --model` sets it",
+        "ONNX model to serve; `digitrec serve --model` sets it",
+        "the shipped model",
     ),
     Setting("MAX_BODY", 10 * 1024 * 1024, _positive_int, "bytes", "largest request body (413 above)"),
     Setting(
@@ -96,30 +98,32 @@ SETTINGS = (
         "",
         str,
         "comma-separated origins",
-        "origins allowed to call `/api/*` (empty: CORS off)",
+        "origins allowed to call `/api/*`",
+        "empty: CORS off",
     ),
     Setting(
         "DATABASE_URL",
         None,
         str,
         "an SQLAlchemy URL",
-        "where corrections are stored, e.g. `postgresql+psycopg://user:pass@host/db` "
-        "(default: SQLite `feedback.sqlite3` in the data folder)",
+        "where corrections are stored, e.g. `postgresql+psycopg://user:pass@host/db`",
+        "SQLite: `feedback.sqlite3` in the data folder",
     ),
     Setting(
         "DATA_DIR",
         None,
         str,
         "a folder",
-        "the data folder, home of the default SQLite database (default: the user data folder, "
-        "e.g. `~/.local/share/digitrec`)",
+        "the data folder, home of the default SQLite database",
+        "the user data folder, e.g. `~/.local/share/digitrec`",
     ),
     Setting(
         "ADMIN_TOKEN",
         None,
         str,
         "a secret",
-        "token for the review page `/admin/feedback` (unset: the page is off)",
+        "token for the review page `/admin/feedback`",
+        "unset: the page is off",
     ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR", "log level"),
 )

@@ -100,9 +100,27 @@ def unavailable_as_typed_error(url: str) -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        missing = _missing_sqlite_file(url)
+        if missing:
+            raise StorageUnavailable(
+                f"The corrections database {missing} does not exist (yet): `digitrec db upgrade` "
+                "or `digitrec serve` creates it."
+            ) from None
         raise StorageUnavailable(
             f"The corrections database {safe_url(url)} is unavailable: {reason.rstrip('.')}."
         ) from None
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file of ``url`` if it does not exist; None for anything else."""
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database.removeprefix("file:")).expanduser()
+    return None if path.exists() else path
 
 
 def safe_url(url: str) -> str:
