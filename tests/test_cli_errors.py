@@ -46,7 +46,7 @@ def test_feedback_export_before_any_database_exists(tmp_path):
         str(tmp_path / "c.npz"),
         env={"DIGITREC_DATA_DIR": str(tmp_path / "none")},
     )
-    assert_one_sentence(result, 3, "is unavailable")
+    assert_one_sentence(result, 3, "does not exist (yet)", "digitrec db upgrade")
     assert not (tmp_path / "none").exists()  # reading never creates the database
 
 
@@ -61,10 +61,11 @@ def test_evaluate_report_without_matplotlib_fails_before_evaluating(tmp_path):
     assert "Accuracy" not in result.stdout  # refused up front, not after a whole evaluation
 
 
-def test_evaluate_without_the_train_extra_still_works():
-    result = run_cli("evaluate", python_code=WITHOUT_TRAIN_EXTRA)
+def test_the_quick_start_install_predicts_without_the_train_extra(tmp_path, digit_images):
+    (tmp_path / "seven.png").write_bytes(digit_images[7])
+    result = run_cli("predict", str(tmp_path / "seven.png"), python_code=WITHOUT_TRAIN_EXTRA)
     assert result.returncode == 0, result.stderr
-    assert "Accuracy: 99." in result.stdout
+    assert result.stdout.startswith(f"{tmp_path / 'seven.png'}: 7 (")
 
 
 @pytest.mark.parametrize(

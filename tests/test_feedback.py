@@ -220,7 +220,9 @@ def test_db_upgrade_and_export_in_both_formats(make_app, tmp_path, mnist_test_se
 
 
 @pytest.mark.slow
-def test_export_then_train_round_trip(make_app, tmp_path, mnist_test_set):
+def test_export_then_train_a_tiny_model_end_to_end(make_app, tmp_path, mnist_test_set):
+    """The real pipeline: corrections exported from the database, Keras training on 200
+    MNIST images plus them, ONNX export, the model card, and evaluation of the result."""
     from digitrec.storage.feedback import upgrade
     from digitrec.training import mnist
 
@@ -247,4 +249,12 @@ def test_export_then_train_round_trip(make_app, tmp_path, mnist_test_set):
     )
     assert trained.returncode == 0, trained.stderr[-2000:]
     card = json.loads(out.with_suffix(".json").read_text())
-    assert card["corrections_used"] == 12 and card["train_images"] == 212
+    assert card["corrections_used"] == 12 and card["train_images"] == 212 and card["epochs"] == 1
+    for key in ("test_accuracy", "test_per_class_accuracy", "test_confusion_matrix", "parameters", "seed"):
+        assert key in card, key
+    for key in ("training_seconds", "temperature", "uncertain_below"):
+        assert card[key] > 0, key
+    assert len(card["data_md5"]) == 4 and all(len(md5) == 32 for md5 in card["data_md5"].values())
+    assert "tensorflow" in card["versions"]
+    evaluated = run_cli("evaluate", "--data", data, "--model", str(out))
+    assert evaluated.returncode == 0 and "Accuracy:" in evaluated.stdout

@@ -184,14 +184,16 @@ def train(
 @click.option("--report", type=click.Path(file_okay=False), help="Also write PNG plots here.")
 def evaluate(data: str | None, model: str | None, report: str | None) -> None:
     """Accuracy of a model on the 10,000 official MNIST test images, through ONNX Runtime."""
+    from digitrec.engine.recognizer import Recognizer
     from digitrec.errors import require
     from digitrec.training import evaluate as measure
     from digitrec.training import mnist
 
     if report:  # say so before the evaluation, not after it
         require("matplotlib", "train", "Writing the report (--report)")
+    recognizer = Recognizer(model, threads=0)  # a missing model is refused before MNIST is read
     images, labels = mnist.load_test_set(data)
-    probabilities = measure.onnx_probabilities(model, images)
+    probabilities = measure.onnx_probabilities(recognizer, images)
     result = measure.metrics(probabilities, labels)
     click.echo(f"Accuracy: {result['accuracy']:.2%} ({result['errors']} errors in {result['count']:,})")
     click.echo(f"Calibration error (ECE, 15 bins): {result['ece']:.2%}")

@@ -58,9 +58,9 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     )
 
 
-def onnx_probabilities(model_path: Path | None, images: np.ndarray) -> np.ndarray:
+def onnx_probabilities(model: Path | Recognizer | None, images: np.ndarray) -> np.ndarray:
     """Probabilities for MNIST-format uint8 images (N, 28, 28), through ONNX Runtime."""
-    recognizer = Recognizer(model_path, threads=0)
+    recognizer = model if isinstance(model, Recognizer) else Recognizer(model, threads=0)
     batches = [
         recognizer.predict_tensors(from_uint8_28x28(images[i : i + 1000]))
         for i in range(0, len(images), 1000)

@@ -50,7 +50,7 @@ def load(folder: str | os.PathLike | None = None) -> Mnist:
     arrays, md5 = {}, {}
     for name, (magic, count, _) in FILES.items():
         path = _find_file(folder, name)
-        md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
+        md5[path.name] = _md5(path)
         arrays[name] = idx.read(path, magic, count)
     return Mnist(
         train_images=arrays["train-images-idx3-ubyte"],
