@@ -2,9 +2,12 @@
 
     python benchmarks/quality.py [--model FILE] [--count 500]
 
-Prints Markdown tables: accuracy on MNIST test digits re-rendered as canvas drawings, scans
-and photos; whole-number accuracy on composed numbers; and how often non-digits (letters,
-shapes, scribbles) are refused (422 no digit) or flagged uncertain.
+Prints Markdown tables: the whole MNIST test set as 28x28 PNG files through the engine (the
+API's path); accuracy on MNIST test digits re-rendered as canvas drawings, scans, tight
+crops, bold marker and small drawings, and photos (with how many are refused, and how many
+of those are asked to write bigger); straight ones; bold digits read as numbers;
+whole-number accuracy on composed numbers; and how often non-digits (letters, shapes,
+scribbles) are refused (422 no digit) or flagged uncertain.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections import Counter
 import numpy as np
 
 from digitrec.engine import NoDigitFound, Recognizer
+from digitrec.engine.preprocess import centre_of_mass
 from digitrec.training import mnist, not_digits, renderings
 
 
@@ -30,14 +34,54 @@ def main() -> None:
     picked = np.random.default_rng(2024).choice(len(images), args.count, replace=False)
 
     print(f"Model {recognizer.version}; uncertain below {recognizer.uncertain_below:.3f}\n")
-    print(f"| variant ({args.count} MNIST test digits each) | accuracy | flagged uncertain |")
-    print("| --- | ---: | ---: |")
+    right = 0
+    for image, label in zip(images, labels):
+        right += recognizer.recognize(renderings.mnist_png(image)).digit == label
+    print(
+        f"MNIST test set, all {len(labels):,} digits as 28x28 PNG files (the API's path): {right / len(labels):.2%}\n"
+    )
+
+    print(
+        f"| variant ({args.count} MNIST test digits each) | right | flagged uncertain | refused | refused: asked to write bigger |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name, render in renderings.VARIANTS.items():
         rng = np.random.default_rng(7)
-        results = [recognizer.recognize(render(images[i], rng)) for i in picked]
-        accuracy = np.mean([r.digit == labels[i] for r, i in zip(results, picked)])
-        uncertain = np.mean([r.uncertain for r in results])
-        print(f"| {name} | {accuracy:.2%} | {uncertain:.1%} |")
+        counts = Counter()
+        for i in picked:
+            try:
+                result = recognizer.recognize(render(images[i], rng))
+            except NoDigitFound as error:
+                counts["refused"] += 1
+                counts["bigger"] += "bigger" in error.message
+                continue
+            counts["right"] += result.digit == labels[i]
+            counts["uncertain"] += result.uncertain
+        n = len(picked)
+        print(
+            f"| {name} | {counts['right'] / n:.2%} | {counts['uncertain'] / n:.1%} | {counts['refused'] / n:.1%} "
+            f"| {counts['bigger'] / n:.1%} |"
+        )
+
+    rng = np.random.default_rng(11)
+    ones, worst = 0, 0.0
+    for _ in range(args.count):
+        result = recognizer.recognize(renderings.straight_one(rng))
+        ones += result.digit == 1
+        x, y = centre_of_mass(result.input_28x28)
+        worst = max(worst, abs(x - 14), abs(y - 14))
+    print(
+        f"\nStraight ones ({args.count}, -20..+20 degrees, brush 8-30 px, anywhere on a 280 px canvas): "
+        f"{ones / args.count:.2%} read as 1; centre of mass at most {worst:.2f} px from MNIST's (14, 14)"
+    )
+
+    rng = np.random.default_rng(5)
+    right = 0
+    for i in picked:
+        right += recognizer.read_number(renderings.bold_marker(images[i], rng)).number == str(labels[i])
+    print(
+        f"Bold marker digits read as a number (?multi=1): the number is that one digit {right / len(picked):.2%}"
+    )
 
     for title, compose, sizes in (
         ("Numbers of 2-6 digits", renderings.compose_number, (2, 7)),

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import io
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from digitrec.training import renderings
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def read_exactly(mnist_test_set, recognizer, compose, count, sizes, seed) -> float:
@@ -45,3 +55,18 @@ def test_a_single_digit_reads_as_a_one_digit_number(mnist_test_set, recognizer):
     reading = recognizer.read_number(data)
     assert reading.number == str(labels[0]) and len(reading.digits) == 1
     assert reading.digits[0].box.width > 0.3  # the box covers the digit
+
+
+def test_pieces_of_one_digit_stacked_one_above_the_other_are_one_digit(recognizer):
+    """A "1" with a gap in its stroke, and a "5" whose top bar floats beside it, are each
+    one digit, not a number."""
+    page = np.full((200, 200), 255, np.uint8)
+    cv2.line(page, (104, 30), (96, 95), 0, 9)
+    cv2.line(page, (93, 115), (86, 175), 0, 9)  # the lower half, slightly to the left
+    assert recognizer.read_number(png(page)).number == "1"
+
+    five = np.full((200, 240), 255, np.uint8)
+    cv2.line(five, (70, 40), (68, 100), 0, 10)
+    cv2.ellipse(five, (100, 135), (40, 38), 0, -150, 150, 0, 10)
+    cv2.line(five, (112, 36), (170, 30), 0, 10)  # the bar, drawn apart, off to the right
+    assert recognizer.read_number(png(five)).number == "5"

@@ -199,3 +199,44 @@ def test_any_pixels_give_a_28x28_or_no_digit_never_a_crash(recognizer):
         assert out.shape == (28, 28) and np.isfinite(out).all() and 0 <= out.min() <= out.max() <= 1
         assert pieces and all(p.image.shape == (28, 28) for p in pieces)
         assert 0 <= whole.digit <= 9 and number.number.isdigit() and len(number.digits) >= len(pieces)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_centre_of_mass_of_a_stroke_one_to_three_pixels_wide(width):
+    """OpenCV's moments read an array one or two pixels wide as a list of points; a thin
+    upright "1" scaled to 20 px is exactly that."""
+    from digitrec.engine.preprocess import centre_of_mass
+
+    stroke = np.zeros((20, width), np.float32)
+    stroke[5:, :] = 1.0  # mass in the lower three quarters
+    x, y = centre_of_mass(stroke)
+    assert x == pytest.approx((width - 1) / 2) and y == pytest.approx(12.0)
+
+
+def test_a_bold_digit_filling_the_frame_keeps_its_polarity_and_its_strokes(mnist_test_set):
+    """Most of a tight crop of a bold digit is ink: the paper is told by the border, and
+    the fat strokes are not taken for shadow and hollowed out."""
+    for digit in mnist_test_set[0][:50]:
+        bold = cv2.dilate(
+            cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (23, 23)),
+        )
+        ys, xs = np.nonzero(bold > 40)
+        crop = bold[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        canvas = np.zeros((*crop.shape, 4), np.uint8)
+        canvas[..., 3] = crop  # the same strokes on a transparent canvas: no polarity to guess
+        assert aligned_difference(mnist_style(png(255 - crop)), mnist_style(png(canvas))) < 0.03
+
+
+def test_a_small_digit_drawn_with_a_broad_brush_is_refused_with_write_it_bigger():
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    cv2.circle(canvas, (140, 140), 16, (0, 0, 0, 255), 21)  # a "0" 53 px tall, the page's brush
+    with pytest.raises(NoDigitFound, match="write it bigger"):
+        mnist_style(png(canvas))
+
+
+def test_a_small_digit_written_with_a_pen_is_read(digits):
+    page = np.full((600, 800), 255, np.uint8)
+    page[300:356, 400:456] = 255 - cv2.resize(digits[0], (56, 56), interpolation=cv2.INTER_CUBIC)
+    clean = mnist_style(renderings.dark_on_white(digits[0], None))
+    assert aligned_difference(mnist_style(png(page)), clean) < 0.05

@@ -25,6 +25,9 @@ MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: b
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
+SMALL_DIGIT = 0.25  # ink less than this share of the image's height and width is a small digit
+MIN_SMALL_DIGIT_TO_STROKE = 4.0  # a small digit shorter than this many strokes is a blob
+BROAD_BRUSH = 0.045  # strokes wider than this share of the image: a canvas brush, not a pen
 SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
 BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may be clutter
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
@@ -81,12 +84,11 @@ def ink_map(image: np.ndarray) -> np.ndarray:
             image = image[..., :3]
     sample = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
-    low, median, high = np.percentile(grey, [1, 50, 99])
-    sign = 1.0 if median - low >= high - median else -1.0  # +1: ink darker than paper
+    sign = _ink_sign(grey)  # +1: ink darker than paper
 
     # Coloured ink differs most from the paper in one channel: take the largest difference.
     channels = [image] if image.ndim == 2 else cv2.split(image)
-    background = np.median(sample.reshape(-1, len(channels)), axis=0)
+    background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
     signed = None
     for channel, level in zip(channels, background):
         difference = (np.float32(level) - channel.astype(np.float32)) * np.float32(sign)
@@ -133,7 +135,22 @@ def find_ink(ink: np.ndarray) -> Ink:
     scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas)
     if scattered or len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
         raise NoDigitFound("No clear pen strokes were found: the image looks like noise or texture.")
-    if max(w, h) < MIN_DIGIT_TO_STROKE * stroke_width(kept_mask):
+    stroke = max(stroke_width(kept_mask), 1.0)
+    length_in_strokes = max(w, h) / stroke
+    small = h < SMALL_DIGIT * mask.shape[0] and w < SMALL_DIGIT * mask.shape[1]
+    broad_brush = stroke > BROAD_BRUSH * min(mask.shape)
+    # Drawn small with the canvas's broad brush, loops close and strokes merge into a blob
+    # no one can read (a small digit written with a pen on a page is fine).
+    # A crop cut to the ink (a form scanner's, a phone crop) is read whatever its strokes:
+    # whoever cut it that close meant the digit in it.
+    cut_to_the_ink = w >= 0.9 * mask.shape[1] or h >= 0.9 * mask.shape[0]
+    if (length_in_strokes < MIN_DIGIT_TO_STROKE and not cut_to_the_ink) or (
+        small and broad_brush and length_in_strokes < MIN_SMALL_DIGIT_TO_STROKE
+    ):
+        if small:
+            raise NoDigitFound(
+                "The digit is too small to read: write it bigger (or crop the picture closer to it)."
+            )
         raise NoDigitFound("Only a dot or a blob was found, not a digit.")
 
     floor = threshold * 0.3
@@ -174,15 +191,26 @@ def to_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if small.max() > 0:
         small /= small.max()
 
-    # Place the digit so its centre of mass sits at the centre, kept inside the frame.
-    moments = cv2.moments(small)
-    cx = moments["m10"] / moments["m00"] if moments["m00"] > 0 else size[0] / 2
-    cy = moments["m01"] / moments["m00"] if moments["m00"] > 0 else size[1] / 2
+    # Place the digit so its centre of mass sits at the centre, kept inside the frame. The
+    # moments are summed with numpy: cv2.moments reads an array one or two pixels wide (a
+    # straight "1") as a list of points, not as an image, and returns nonsense for it.
+    cx, cy = centre_of_mass(small)
     left = min(max(math.floor(14.5 - cx), 0), 28 - size[0])
     top = min(max(math.floor(14.5 - cy), 0), 28 - size[1])
     out = np.zeros((28, 28), np.float32)
     out[top : top + size[1], left : left + size[0]] = small
     return np.clip(out, 0, 1, out=out)
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the centre of mass of a grey image, in pixel indices (as cv2.moments would
+    give for any image at least three pixels wide)."""
+    total = float(image.sum())
+    if total <= 0:
+        return image.shape[1] / 2, image.shape[0] / 2
+    x = float(image.sum(axis=0) @ np.arange(image.shape[1])) / total
+    y = float(image.sum(axis=1) @ np.arange(image.shape[0])) / total
+    return x, y
 
 
 def _reduce(ink: np.ndarray, peak: float) -> np.ndarray:
@@ -238,6 +266,32 @@ def _ink_from_alpha(rgba: np.ndarray, channels: list[np.ndarray]) -> np.ndarray 
     return cv2.multiply(alpha, contrast, scale=1 / 255, dtype=cv2.CV_32F)
 
 
+def _ink_sign(grey: np.ndarray) -> float:
+    """+1 if the ink is darker than the paper, -1 if lighter.
+
+    The paper is what the border ring shows most of: a digit that fills the frame (a bold
+    marker, a tight crop) can be most of the image, but rarely most of its edge. The ring
+    decides when its level is clearly at one end of the image's range; when it sits in the
+    middle (a photo whose corners are darkened by uneven light), the image's median does,
+    since ink is then a small part of the picture."""
+    low, median, high = np.percentile(grey, [1, 50, 99])
+    if high - low > 0:
+        at = (float(np.median(_border_ring(grey))) - low) / (high - low)
+        if at >= 0.75 or at <= 0.25:
+            return 1.0 if at >= 0.5 else -1.0
+    return 1.0 if median - low >= high - median else -1.0
+
+
+def _border_ring(sample: np.ndarray) -> np.ndarray:
+    """The pixels of the outermost rows and columns (about 1/16 of each side), flattened:
+    (N,) for grey, (N, channels) for colour."""
+    h, w = sample.shape[:2]
+    d = max(1, min(h, w) // 16)
+    parts = [sample[:d], sample[-d:], sample[d:-d, :d], sample[d:-d, -d:]]
+    flat = [p.reshape(-1, *sample.shape[2:]) for p in parts]
+    return np.concatenate(flat)
+
+
 def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     """Composite onto the background that contrasts with the opaque pixels."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
@@ -271,7 +325,11 @@ def _uneven_background(signed: np.ndarray) -> np.ndarray:
 
     floor, top = np.percentile(small, [1, 99.5])
     spread = float(top - floor)
-    if spread <= 0 or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3:
+    # Uneven light darkens the edges of the picture too; a border that is paper for half
+    # its length or more says the light is even, however much of the middle is ink (a
+    # bold marker digit filling the frame would otherwise be taken for shadow and hollowed).
+    even_border = np.percentile(_border_ring(small), 50) - floor <= 0.08 * spread
+    if spread <= 0 or even_border or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3:
         return np.full_like(signed, floor)
     opened, size = opening(1 / 4)
     opened = cv2.GaussianBlur(opened, (0, 0), size / 4)

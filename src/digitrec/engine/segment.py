@@ -18,11 +18,12 @@ import numpy as np
 from digitrec.engine.preprocess import Ink, find_ink, ink_map, to_28x28
 
 MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
-FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the median digit height are parts
+FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the tallest digit are parts
 WIDE = 1.15  # a piece wider than this share of its height may be touching digits
 SEVERAL_DIGITS = 1.5  # wider than this share of its height, it is (almost) never one digit
 NARROWEST = 0.4  # the narrowest digit (a 1 aside) as a share of its height: caps the cuts
 MAX_TOUCHING = 4  # at most this many digits are looked for in one piece
+STACKED = 0.2  # narrow pieces one wholly above the other, this close, are one broken digit
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def split_ink(ink: Ink) -> list[DigitPiece]:
         index = groups.index(group)
         spans[index] = (min(spans[index][0], x), max(spans[index][1], x + w))
 
-    groups = _merge_fragments(groups, ink)
+    groups = _merge_stacked(_merge_fragments(groups, ink), ink)
     largest = max(sum(ink.areas[i] for i in g) for g in groups)
     pieces = []
     for group in groups:
@@ -129,10 +130,12 @@ def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
 
     if len(groups) < 2:
         return groups
-    median_height = float(np.median([extent(g)[2] for g in groups]))
+    # Against the tallest group, not the median: with two groups (a digit and its loose
+    # bar) the median is their average and a bar a third of the digit's height passes.
+    tallest = max(extent(g)[2] for g in groups)
     groups = [list(g) for g in groups]
     while True:
-        fragments = [g for g in groups if extent(g)[2] < FRAGMENT_HEIGHT * median_height]
+        fragments = [g for g in groups if extent(g)[2] < FRAGMENT_HEIGHT * tallest]
         if not fragments or len(groups) < 2:
             return groups
         fragment = fragments[0]
@@ -145,3 +148,34 @@ def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
         nearest = min((g for g in groups if g is not fragment), key=gap)
         nearest.extend(fragment)
         groups.remove(fragment)
+
+
+def _merge_stacked(groups: list[list[int]], ink: Ink) -> list[list[int]]:
+    """Join neighbouring groups that sit one above the other, overlapping sideways and
+    together no wider than half their height (the halves of a "1" or a "7" whose stroke
+    broke): digits of a number share a line, so their heights overlap."""
+
+    def box(group):  # left, top, right, bottom
+        boxes = [ink.boxes[i] for i in group]
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[0] + b[2] for b in boxes),
+            max(b[1] + b[3] for b in boxes),
+        )
+
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        groups = sorted(groups, key=lambda g: box(g)[0])
+        for a, b in zip(groups, groups[1:]):
+            (a_left, a_top, a_right, a_bottom), (b_left, b_top, b_right, b_bottom) = box(a), box(b)
+            gap = max(a_top, b_top) - min(a_bottom, b_bottom)  # > 0: one wholly above the other
+            height = max(a_bottom, b_bottom) - min(a_top, b_top)
+            width = max(a_right, b_right) - min(a_left, b_left)
+            if 0 <= gap <= STACKED * height and b_left < a_right and width < 0.5 * height:
+                a.extend(b)
+                groups.remove(b)
+                merged = True
+                break
+    return groups

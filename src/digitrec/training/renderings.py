@@ -26,6 +26,11 @@ def _upscale(digit: np.ndarray, size: int = 280) -> np.ndarray:
     return np.clip(cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC), 0, 255)
 
 
+def mnist_png(digit: np.ndarray) -> bytes:
+    """The MNIST digit itself as a 28x28 PNG file, white on black."""
+    return _encode(digit)
+
+
 def dark_on_white(digit, rng) -> bytes:
     return _encode(255 - _upscale(digit))
 
@@ -101,6 +106,105 @@ def photo_jpeg(digit, rng) -> bytes:
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
 
 
+def _ink_box(digit: np.ndarray, margin: int) -> np.ndarray:
+    """The digit cropped to its ink, with ``margin`` px of paper kept round it."""
+    ys, xs = np.nonzero(digit > 40)
+    top, left = max(ys.min() - margin, 0), max(xs.min() - margin, 0)
+    return digit[top : ys.max() + margin + 1, left : xs.max() + margin + 1]
+
+
+def _fit(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` scaled so its longest side is ``size`` px, centred on a size x size field."""
+    h, w = image.shape
+    scale = size / max(h, w)
+    small = cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    field = np.zeros((size, size), np.uint8)
+    y, x = (size - small.shape[0]) // 2, (size - small.shape[1]) // 2
+    field[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return field
+
+
+def tight_crop_16(digit, rng) -> bytes:
+    """A form scanner's crop: the digit cut to its ink box (0-1 px margin), 16 px on its
+    longest side, grey, then upscaled 4-10x as a viewer or a phone would enlarge it."""
+    crop = _ink_box(_fit(_ink_box(digit, 0), 16), int(rng.integers(0, 2)))
+    factor = int(rng.integers(4, 11))
+    big = cv2.resize(crop, (crop.shape[1] * factor, crop.shape[0] * factor), interpolation=cv2.INTER_LINEAR)
+    return _encode(255 - big)
+
+
+def tight_crop_32_binary(digit, rng) -> bytes:
+    """A bilevel scan: the digit cut to its ink box (0-1 px margin), 32 px on its longest
+    side, black or white only, upscaled 3-6x with hard pixel edges."""
+    crop = _ink_box(_fit(_ink_box(digit, 0), 32), int(rng.integers(0, 2)))
+    binary = np.where(crop > 110, 255, 0).astype(np.uint8)
+    factor = int(rng.integers(3, 7))
+    big = cv2.resize(
+        binary, (crop.shape[1] * factor, crop.shape[0] * factor), interpolation=cv2.INTER_NEAREST
+    )
+    return _encode(255 - big)
+
+
+def bold_marker(digit, rng) -> bytes:
+    """A bold marker (strokes ~3x MNIST's width) in a photo cropped close: the digit fills
+    the frame, a few px of paper round it."""
+    big = _upscale(digit)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (23, 23))
+    bold = cv2.dilate(big, kernel)
+    return _encode(255 - _ink_box(bold, int(rng.integers(2, 12))))
+
+
+def skeleton(digit: np.ndarray) -> np.ndarray:
+    """The centre lines of the strokes (morphological skeleton, Lantuejoul), 0/255 uint8."""
+    image = (digit > 100).astype(np.uint8)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    bones = np.zeros_like(image)
+    while image.any():
+        eroded = cv2.erode(image, cross)
+        bones |= image & ~cv2.dilate(eroded, cross) & 1
+        image = eroded
+    return bones * 255
+
+
+def small_drawing(digit, rng) -> bytes:
+    """A digit drawn small on the page's 280 px canvas (12-20 % of its height) with the
+    page's brush (7.5 % of the canvas, 21 px): the centre lines of the MNIST digit redrawn
+    with that round brush, dark strokes on a transparent canvas as the page sends them."""
+    height = int(rng.uniform(0.12, 0.20) * 280)
+    big = cv2.resize(digit, (height * 4, height * 4), interpolation=cv2.INTER_CUBIC)
+    bones = skeleton(big)
+    lines = cv2.resize(bones, (height, height), interpolation=cv2.INTER_AREA) > 0
+    brush = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    canvas = np.zeros((280, 280), np.uint8)
+    y, x = (int(v) for v in rng.integers(25, 280 - height - 25, size=2))
+    canvas[y : y + height, x : x + height] = lines * 255
+    alpha = cv2.GaussianBlur(cv2.dilate(canvas, brush), (0, 0), 0.7)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = alpha
+    return _encode(rgba)
+
+
+def straight_one(rng, brush: int | None = None) -> bytes:
+    """A straight "1" as people draw it on the page: one stroke, -20..+20 degrees from
+    upright, a round brush of 8-30 px, 35-80 % of the 280 px canvas tall, anywhere on it."""
+    brush = brush or int(rng.integers(8, 31))
+    length = rng.uniform(0.35, 0.80) * 280
+    angle = np.radians(rng.uniform(-20, 20))
+    dx, dy = length * np.sin(angle) / 2, length * np.cos(angle) / 2
+    margin = brush / 2 + 2
+    cx = rng.uniform(margin + abs(dx), 280 - margin - abs(dx))
+    cy = rng.uniform(margin + dy, 280 - margin - dy)
+    canvas = np.zeros((280 * 4, 280 * 4), np.uint8)  # drawn at 4x, then reduced: anti-aliased
+    start = (round((cx - dx) * 4), round((cy + dy) * 4))
+    end = (round((cx + dx) * 4), round((cy - dy) * 4))
+    cv2.line(canvas, start, end, 255, thickness=brush * 4, lineType=cv2.LINE_AA)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = cv2.resize(canvas, (280, 280), interpolation=cv2.INTER_AREA)
+    return _encode(rgba)
+
+
 VARIANTS = {
     "dark_on_white": dark_on_white,
     "white_on_black": white_on_black,
@@ -110,6 +214,10 @@ VARIANTS = {
     "thin_strokes": thin_strokes,
     "small_off_centre": small_off_centre,
     "photo_jpeg": photo_jpeg,
+    "tight_crop_16": tight_crop_16,
+    "tight_crop_32_binary": tight_crop_32_binary,
+    "bold_marker": bold_marker,
+    "small_drawing": small_drawing,
 }
 
 

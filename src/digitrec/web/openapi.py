@@ -129,7 +129,7 @@ def openapi_spec(model_version: str) -> dict:
                         "400": _error("Malformed request or missing field"),
                         "413": _error("Body or image over the size limit"),
                         "415": _error("Not a supported image"),
-                        "422": _error("No digit found (blank, a dot, noise)"),
+                        "422": _error("No digit found (blank, a dot, noise), or one too small to read"),
                         "429": _error("Rate limited"),
                     },
                 }
