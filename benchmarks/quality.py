@@ -20,7 +20,7 @@ import numpy as np
 
 from digitrec.engine import NoDigitFound, Recognizer
 from digitrec.engine.preprocess import centre_of_mass
-from digitrec.training import mnist, not_digits, renderings
+from digitrec.training import hershey, mnist, not_digits, renderings
 
 
 def main() -> None:
@@ -97,8 +97,11 @@ def main() -> None:
     print()
 
     outcomes: dict[str, Counter] = {}
-    for name, data in not_digits.rejection_set(300):
-        kind = name.split()[0]
+    negatives = not_digits.rejection_set(300) + [
+        (f"handwritten {name}", data) for name, data in hershey.letters(500, seed=2026)
+    ]
+    for name, data in negatives:
+        kind = " ".join(name.split()[:2]) if name.startswith("handwritten") else name.split()[0]
         try:
             result = recognizer.recognize(data)
             outcome = "uncertain" if result.uncertain else "confident digit"
@@ -106,7 +109,7 @@ def main() -> None:
             outcome = "no digit (422)"
         outcomes.setdefault(kind, Counter())[outcome] += 1
     print(
-        "| not a digit (300 in all) | refused: no digit | flagged uncertain | reported as a confident digit |"
+        f"| not a digit ({len(negatives)} in all) | refused: no digit | flagged uncertain | reported as a confident digit |"
     )
     print("| --- | ---: | ---: | ---: |")
     total = Counter()

@@ -44,7 +44,7 @@ def letter(rng) -> tuple[str, bytes]:
 
 def shape(rng) -> tuple[str, bytes]:
     page = np.full((280, 280), 255, np.uint8)
-    kind = str(rng.choice(["triangle", "square", "star", "heart", "arrow", "spiral", "grid"]))
+    kind = str(rng.choice(["triangle", "square", "star", "heart", "arrow", "spiral", "grid", "smiley"]))
     width = int(rng.integers(12, 24))
     c = np.array([140, 140])
     if kind == "triangle":
@@ -76,6 +76,12 @@ def shape(rng) -> tuple[str, bytes]:
         t = np.linspace(0, 5 * np.pi, 120)
         points = c + np.stack([np.cos(t), np.sin(t)], 1) * (t[:, None] * 6)
         cv2.polylines(page, [points.astype(np.int32)], False, 0, width // 2, cv2.LINE_AA)
+        return kind, _png(page)
+    elif kind == "smiley":
+        cv2.circle(page, (140, 140), 95, 0, width, cv2.LINE_AA)
+        for x in (105, 175):
+            cv2.circle(page, (x, 110), width // 2 + 3, 0, -1, cv2.LINE_AA)
+        cv2.ellipse(page, (140, 150), (50, 40), 0, 20, 160, 0, width, cv2.LINE_AA)
         return kind, _png(page)
     else:  # a grid: a hash sign drawn large
         for offset in (-40, 40):
