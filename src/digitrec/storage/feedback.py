@@ -94,13 +94,13 @@ _UNAVAILABLE = (
 
 
 @contextmanager
-def unavailable_as_typed_error(url: str) -> Iterator[None]:
+def unavailable_as_typed_error(url: str, creating: bool = False) -> Iterator[None]:
     """Turn the driver's 'cannot reach or use the database' errors into StorageUnavailable."""
     try:
         yield
     except _UNAVAILABLE as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        missing = _missing_sqlite_file(url)
+        missing = None if creating else _missing_sqlite_file(url)
         if missing:
             raise StorageUnavailable(
                 f"The corrections database {missing} does not exist (yet): `digitrec db upgrade` "
@@ -119,7 +119,7 @@ def _missing_sqlite_file(url: str) -> Path | None:
         return None
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    path = Path(parsed.database.removeprefix("file:")).expanduser()
+    path = Path(parsed.database).expanduser()
     return None if path.exists() else path
 
 
@@ -142,9 +142,8 @@ def make_engine(url: str, create: bool = True) -> Engine:
                 url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=_connect_timeout(parsed)
             )
         if not create and parsed.database and parsed.database != ":memory:":
-            parsed = parsed.set(
-                database=f"file:{parsed.database}", query={**parsed.query, "mode": "rw", "uri": "true"}
-            )
+            as_uri = Path(parsed.database).expanduser().resolve().as_uri()  # file:///..., also on Windows
+            parsed = parsed.set(database=as_uri, query={**parsed.query, "mode": "rw", "uri": "true"})
         engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": 30})
     except (sa_exc.ArgumentError, ImportError) as exc:
         raise StorageUnavailable(f"Cannot use the database URL {safe_url(url)}: {exc}") from None
@@ -186,7 +185,7 @@ def upgrade(url: str) -> None:
     data folder). Raises StorageUnavailable when the database cannot be reached."""
     from alembic import command
 
-    with unavailable_as_typed_error(url):
+    with unavailable_as_typed_error(url, creating=True):
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
