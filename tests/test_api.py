@@ -246,3 +246,23 @@ def test_uploads_are_never_written_to_disk(client, digit_images, tmp_path, monke
     response = client.post("/api/v1/predict", data=form)
     assert response.status_code == 200
     assert list(spool.iterdir()) == []
+
+
+def test_json_nested_too_deep_is_400_not_a_crash(client):
+    deep = '{"image": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for path in ("/api/v1/predict", "/api/v1/feedback"):
+        response = client.post(path, data=deep, content_type="application/json")
+        assert_json_error(response, 400, "malformed_json")
+
+
+def test_small_limits_are_told_in_sensible_units(make_app, digit_images):
+    client = make_app(MAX_BODY=3000, MAX_PIXELS=50_000).test_client()
+    error = assert_json_error(
+        client.post("/api/v1/predict", data=b"\0" * 4000, content_type="image/png"), 413, "body_too_large"
+    )
+    assert "3 kB" in error["message"]
+    big = png_bytes(Image.new("L", (300, 300), 255))
+    error = assert_json_error(
+        client.post("/api/v1/predict", data=big, content_type="image/png"), 413, "image_too_large"
+    )
+    assert "50,000 pixels" in error["message"]

@@ -111,17 +111,16 @@ def outage_postgres():
 
 
 def test_postgres_down_at_start_and_during_a_burst(outage_postgres, images, digit_images):
+    """The database is new and empty, and down when the server starts: when it comes back,
+    the server creates the schema by itself and becomes ready."""
     database = outage_postgres.new_database()
-    from digitrec.storage.feedback import upgrade
-
-    upgrade(database)
     outage_postgres.pause()
     # The server starts although the database is down, and says so.
     process, url = start_server({"DIGITREC_DATABASE_URL": database}, workers=2, ready=False)
     try:
         assert_down_but_predicting(url, images, digit_images)
         outage_postgres.resume()
-        wait_for(url, "/api/v1/ready", 200)
+        wait_for(url, "/api/v1/ready", 200, seconds=30)
         with Corrections(url, images) as burst:
             while len(burst.acknowledged) < 10:
                 time.sleep(0.05)
@@ -165,3 +164,21 @@ def test_sqlite_data_folder_gone_and_back(tmp_path, images, digit_images):
     stored = stored_request_ids(f"sqlite:///{Path(data) / 'feedback.sqlite3'}")
     assert set(burst.acknowledged) <= set(stored)
     assert "Traceback" not in log
+
+
+def test_a_corrupt_sqlite_file_is_an_outage_not_a_crash(make_app, tmp_path, digit_images):
+    (tmp_path / "feedback.sqlite3").write_bytes(b"garbage garbage " * 100)
+    client = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'feedback.sqlite3'}").test_client()
+    ready = client.get("/api/v1/ready")
+    assert ready.status_code == 503 and ready.get_json()["error"]["code"] == "not_ready"
+    payload = {
+        "image": "data:image/png;base64," + base64.b64encode(digit_images[3]).decode(),
+        "predicted": 5,
+        "correct": 3,
+    }
+    stored = client.post("/api/v1/feedback", json=payload)
+    assert stored.status_code == 503 and stored.get_json()["error"]["code"] == "storage_unavailable"
+    assert (
+        client.post("/api/v1/predict", data=digit_images[3], content_type="image/png").get_json()["digit"]
+        == 3
+    )

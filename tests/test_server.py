@@ -163,6 +163,7 @@ def test_request_ids_appear_in_the_log(digit_images):
     finally:
         log = stop_server(process)
     assert "[trace-me-42] POST /api/v1/predict 200" in log
+    assert "SIGABRT" not in log and "terminate called" not in log  # workers stop cleanly
 
 
 def test_rate_limit_on_the_live_server(digit_images):
@@ -208,3 +209,17 @@ def test_openapi_conformance_with_schemathesis(live_server, tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_cut(live_server, digit_images):
+    """A raw body sent chunked has no length to check up front; it must still be 413."""
+
+    def chunks():
+        yield digit_images[7]  # a valid PNG, then 11 MB of padding after its end
+        for _ in range(11):
+            yield b"\0" * (1024 * 1024)
+
+    response = httpx.post(
+        live_server + "/api/v1/predict", content=chunks(), headers={"Content-Type": "image/png"}, timeout=30
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "body_too_large"

@@ -77,3 +77,24 @@ def test_the_suite_runs_in_a_private_home(private_home, tmp_path):
     assert result.returncode == 0, result.stderr
     created = re.search(r"sqlite:///(\S+)", result.stdout).group(1)
     assert Path(created).is_relative_to(private_home) and Path(created).exists()
+
+
+@pytest.mark.parametrize(
+    "variable, value, reason",
+    [
+        ("DIGITREC_RATE_LIMIT", "garbage", "couldn't parse rate limit string"),
+        ("DIGITREC_FEEDBACK_RATE_LIMIT", "3 per fortnight", "no granularity matched"),
+        ("DIGITREC_RATE_LIMIT_STORAGE", "bogus://", "unknown storage scheme"),
+        ("DIGITREC_DATABASE_URL", "nonsense", "Could not parse"),
+        ("DIGITREC_DATABASE_URL", "mysql://admin:hunter2@db/x", "No module named"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_up_front(variable, value, reason):
+    with pytest.raises(settings.SettingError, match=reason) as refused:
+        settings.resolve(environ={variable: value})
+    assert "hunter2" not in refused.value.message  # secrets are never repeated
+
+
+def test_off_turns_a_rate_limit_off():
+    values = settings.resolve(environ={"DIGITREC_RATE_LIMIT": "OFF", "DIGITREC_FEEDBACK_RATE_LIMIT": "off"})
+    assert values["RATE_LIMIT"] == values["FEEDBACK_RATE_LIMIT"] == "off"

@@ -42,6 +42,9 @@ class Commands(click.Group):
 
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # the reader went away (`digitrec predict ... | head`)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BAD_INPUT)
         except StorageUnavailable as error:
             raise CommandFailed(error.message, EXIT_UNAVAILABLE) from None
         except DigitrecError as error:
@@ -90,9 +93,11 @@ def serve(host: str, port: int, workers: int | None, threads: int, model: str | 
     except feedback.StorageUnavailable as error:
         click.echo(
             f"digitrec: warning: {error.message} Serving predictions anyway; corrections answer "
-            "503 and /api/v1/ready says not ready until the database is back.",
+            "503 and /api/v1/ready says not ready until the database is back (its schema is "
+            "created or upgraded then).",
             err=True,
         )
+        feedback.upgrade_when_back(url)
     run_server(host, port, workers or os.cpu_count() or 1, threads, dev, config)
 
 
@@ -104,8 +109,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, model: str | 
 def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | None) -> None:
     """Print the digit in each image FILE, one line per file.
 
-    With --json, each line is the API's answer for that file (with "file" instead of
-    "request_id"); with --number, as the API's ?multi=1."""
+    With --json, each line is the API's answer for that file, with "file" in place of
+    "request_id" and "elapsed_ms"; with --number, as the API's ?multi=1."""
     from digitrec.engine.recognizer import Recognizer
     from digitrec.engine.results import result_json
 

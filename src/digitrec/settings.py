@@ -25,18 +25,58 @@ class SettingError(DigitrecError):
     code = "bad_setting"
 
 
+OFF = ("", "off", "none", "0")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text.replace("_", ""))
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError() from None
     if value <= 0:
-        raise ValueError(text)
+        raise ValueError()
     return value
 
 
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError(text)
+        raise ValueError()
     return level
+
+
+def _rate_limit(text: str) -> str:
+    """A limit flask-limiter understands ("60 per minute; 1000 per hour"), or off."""
+    if text.strip().lower() in OFF:
+        return "off"
+    from limits import parse_many
+
+    parse_many(text)  # ValueError: "couldn't parse rate limit string ..."
+    return text
+
+
+def _limit_storage(text: str) -> str:
+    """A storage the rate limiter can use, with its client library installed."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    try:
+        storage_from_string(text)  # connects lazily: nothing is contacted here
+    except ConfigurationError as error:
+        raise ValueError(str(error).split(". ")[0]) from None
+    return text
+
+
+def _database_url(text: str) -> str:
+    """A URL SQLAlchemy can parse, for a database whose driver is installed."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(text).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise ValueError(str(error)) from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -47,6 +87,7 @@ class Setting:
     kind: str  # what a valid value looks like, for messages and the README
     help: str
     default_text: str = ""  # the default in words, where it is not a value (None)
+    secret: bool = False  # never repeated in messages (passwords, tokens)
 
     @property
     def variable(self) -> str:
@@ -73,21 +114,21 @@ SETTINGS = (
     Setting(
         "RATE_LIMIT",
         "120 per minute",
-        str,
+        _rate_limit,
         "a limit such as `60 per minute; 1000 per hour`, or `off`",
-        "per-client limit on `/api/v1/predict`",
+        "per-client limit on `/api/v1/predict`; `off` turns every rate limit off",
     ),
     Setting(
         "FEEDBACK_RATE_LIMIT",
         "30 per minute",
-        str,
-        "a limit such as `30 per minute`",
+        _rate_limit,
+        "a limit such as `30 per minute`, or `off`",
         "per-client limit on `/api/v1/feedback`",
     ),
     Setting(
         "RATE_LIMIT_STORAGE",
         "memory://",
-        str,
+        _limit_storage,
         "a storage URI",
         "where requests are counted: `memory://` counts in each worker process (a client may get "
         "up to workers × the limit); `redis://host:6379` (after `pip install redis`) shares one "
@@ -104,10 +145,11 @@ SETTINGS = (
     Setting(
         "DATABASE_URL",
         None,
-        str,
+        _database_url,
         "an SQLAlchemy URL",
         "where corrections are stored, e.g. `postgresql+psycopg://user:pass@host/db`",
         "SQLite: `feedback.sqlite3` in the data folder",
+        secret=True,
     ),
     Setting(
         "DATA_DIR",
@@ -124,6 +166,7 @@ SETTINGS = (
         "a secret",
         "token for the review page `/admin/feedback`",
         "unset: the page is off",
+        secret=True,
     ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR", "log level"),
 )
@@ -148,8 +191,10 @@ def resolve(overrides: Mapping | None = None, environ: Mapping[str, str] | None 
 def _parse(setting: Setting, raw: str, where: str) -> object:
     try:
         return setting.parse(raw)
-    except ValueError:
-        raise SettingError(f"{where}={raw!r} cannot be used: expected {setting.kind}.") from None
+    except ValueError as error:
+        shown = where if setting.secret else f"{where}={raw!r}"
+        reason = str(error).rstrip(".") or f"expected {setting.kind}"
+        raise SettingError(f"{shown} cannot be used: {reason}.") from None
 
 
 def data_dir(values: Mapping) -> Path:

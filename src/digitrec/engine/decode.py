@@ -129,5 +129,10 @@ def _too_large_message(size: tuple[int, int] | None, max_pixels: int, kind: str 
     declared = f" declares {size[0]:,} × {size[1]:,} pixels and" if size else ""
     return (
         f"The image{declared} is too large: the limit for {kind} is "
-        f"{max_pixels / 1e6:.0f} megapixels. Send a smaller image."
+        f"{_pixels(max_pixels)}. Send a smaller image."
     )
+
+
+def _pixels(count: int) -> str:
+    """A pixel limit in plain words: 16 megapixels, 50,000 pixels."""
+    return f"{count / 1e6:.3g} megapixels" if count >= 1e6 else f"{count:,} pixels"

@@ -11,6 +11,9 @@ address, no user agent.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,15 +85,14 @@ class StorageUnavailable(DigitrecError):
     code = "storage_unavailable"
 
 
-# What a database that is down, unreachable or missing its files raises; constraint
-# violations (IntegrityError) are bugs and are not hidden behind this.
-_UNAVAILABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.ProgrammingError,
-    sa_exc.TimeoutError,
-    OSError,
-)
+# What a database that is down, unreachable, corrupt or missing its files raises;
+# constraint violations (IntegrityError) are bugs and are not hidden behind this.
+_UNAVAILABLE = (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError)
+# After a failure, the store answers StorageUnavailable at once for this long instead of
+# trying again: a database that hangs would otherwise hold a server thread on every
+# correction and /ready call, and predictions would queue behind them.
+RETRY_AFTER_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 2
 
 
 @contextmanager
@@ -98,6 +100,8 @@ def unavailable_as_typed_error(url: str, creating: bool = False) -> Iterator[Non
     """Turn the driver's 'cannot reach or use the database' errors into StorageUnavailable."""
     try:
         yield
+    except sa_exc.IntegrityError:
+        raise
     except _UNAVAILABLE as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         missing = None if creating else _missing_sqlite_file(url)
@@ -160,7 +164,7 @@ def make_engine(url: str, create: bool = True) -> Engine:
 
 
 def _connect_timeout(url) -> dict:
-    return {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
+    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if url.get_backend_name() == "postgresql" else {}
 
 
 def _alembic_config(url: str):
@@ -185,11 +189,34 @@ def upgrade(url: str) -> None:
     data folder). Raises StorageUnavailable when the database cannot be reached."""
     from alembic import command
 
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # A folder that cannot be made is a setup problem (OSError), not an outage.
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     with unavailable_as_typed_error(url, creating=True):
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         command.upgrade(_alembic_config(url), "head")
+
+
+def upgrade_when_back(url: str, every: float = 5.0) -> threading.Thread:
+    """Keep trying ``upgrade`` in a daemon thread until it succeeds: for a server that
+    started while its database was down, so that a database that comes back empty gets
+    its schema without a restart."""
+
+    def keep_trying() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                upgrade(url)
+            except StorageUnavailable:
+                continue
+            print(
+                f"digitrec: the corrections database {safe_url(url)} is back and up to date.", file=sys.stderr
+            )
+            return
+
+    thread = threading.Thread(target=keep_trying, name="digitrec-upgrade", daemon=True)
+    thread.start()
+    return thread
 
 
 class FeedbackStore:
@@ -199,18 +226,33 @@ class FeedbackStore:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url, create=False)
+        self._down_until = 0.0
+        self._last_failure: StorageUnavailable | None = None
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        """Run a use of the database; right after a failure, fail at once instead."""
+        if time.monotonic() < self._down_until and self._last_failure is not None:
+            raise StorageUnavailable(self._last_failure.message)
+        try:
+            with unavailable_as_typed_error(self.url):
+                yield
+        except StorageUnavailable as failure:
+            self._last_failure, self._down_until = failure, time.monotonic() + RETRY_AFTER_SECONDS
+            raise
 
     def _session(self) -> Session:
         return Session(self.engine)
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the database answers and its schema is current."""
-        with unavailable_as_typed_error(self.url), self.engine.connect() as connection:
+        with self._available(), self.engine.connect() as connection:
             try:
                 revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except sa_exc.DBAPIError:
                 revision = None
         if revision != head_revision():
+            self._down_until = 0.0  # not an outage: nothing to wait for
             raise StorageUnavailable(
                 f"The corrections database {safe_url(self.url)} has no current schema "
                 f"(revision {revision}, expected {head_revision()}): run `digitrec db upgrade`."
@@ -234,23 +276,23 @@ class FeedbackStore:
             original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
             request_id=request_id,
         )
-        with unavailable_as_typed_error(self.url), self._session() as session, session.begin():
+        with self._available(), self._session() as session, session.begin():
             session.add(row)
             session.flush()
             return row.id
 
     def recent(self, limit: int = 100) -> list[StoredCorrection]:
         query = select(Correction).order_by(Correction.id.desc()).limit(limit)
-        with unavailable_as_typed_error(self.url), self._session() as session:
+        with self._available(), self._session() as session:
             return [_stored(row) for row in session.scalars(query)]
 
     def get(self, correction_id: int) -> StoredCorrection | None:
-        with unavailable_as_typed_error(self.url), self._session() as session:
+        with self._available(), self._session() as session:
             row = session.get(Correction, correction_id)
             return _stored(row) if row else None
 
     def count(self) -> int:
-        with unavailable_as_typed_error(self.url), self._session() as session:
+        with self._available(), self._session() as session:
             return session.scalar(select(func.count()).select_from(Correction)) or 0
 
     def pair_counts(self) -> list[tuple[int, int, int]]:
@@ -260,11 +302,11 @@ class FeedbackStore:
             .group_by(Correction.predicted, Correction.correct)
             .order_by(func.count().desc(), Correction.predicted, Correction.correct)
         )
-        with unavailable_as_typed_error(self.url), self._session() as session:
+        with self._available(), self._session() as session:
             return [tuple(row) for row in session.execute(query)]
 
     def delete(self, correction_id: int) -> bool:
-        with unavailable_as_typed_error(self.url), self._session() as session, session.begin():
+        with self._available(), self._session() as session, session.begin():
             return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0
 
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -272,7 +314,7 @@ class FeedbackStore:
         query = select(Correction.image_28x28, Correction.correct, Correction.predicted).order_by(
             Correction.id
         )
-        with unavailable_as_typed_error(self.url), self._session() as session:
+        with self._available(), self._session() as session:
             rows = session.execute(query).all()
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         return images, np.array([r[1] for r in rows], np.uint8), np.array([r[2] for r in rows], np.uint8)

@@ -13,6 +13,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from digitrec.engine.recognizer import Recognizer
 from digitrec.engine.results import result_json
@@ -28,6 +29,10 @@ limiter = Limiter(get_remote_address)
 HOW_TO_SEND = (
     "Send the image as the multipart/form-data field 'image', as a raw body with an image/* "
     'content type, or as JSON {"image": "<data URL or base64>"}.'
+)
+HOW_TO_CORRECT = (
+    "Send the correction as multipart/form-data (image, predicted, correct) or as "
+    'JSON {"image": "<data URL or base64>", "predicted": 3, "correct": 8}.'
 )
 
 
@@ -65,22 +70,17 @@ def feedback_rate_limit() -> str:
 
 
 @bp.post("/feedback")
-@limiter.limit(feedback_rate_limit)
+@limiter.limit(feedback_rate_limit, exempt_when=lambda: current_app.config["FEEDBACK_RATE_LIMIT"] == "off")
 def feedback():
     """Store a correction: the image, what we predicted and what it really is."""
     if request.mimetype == "multipart/form-data":
         fields, from_form = request.form, True
     elif request.mimetype == "application/json":
-        fields, from_form = request.get_json(silent=True), False
+        fields, from_form = json_body(), False
         if not isinstance(fields, dict):
-            raise RequestProblem(400, "malformed_json", "The body is not a JSON object.")
+            raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + HOW_TO_CORRECT)
     else:
-        raise RequestProblem(
-            415,
-            "unsupported_media_type",
-            "Send the correction as multipart/form-data (image, predicted, correct) or as "
-            'JSON {"image": "<data URL>", "predicted": 3, "correct": 8}.',
-        )
+        raise RequestProblem(415, "unsupported_media_type", HOW_TO_CORRECT)
     predicted = _label(fields.get("predicted"), "predicted", from_form)
     correct = _label(fields.get("correct"), "correct", from_form)
     request_id = fields.get("request_id")
@@ -88,7 +88,7 @@ def feedback():
         raise RequestProblem(
             400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'."
         )
-    data = image_from_request()
+    data = image_from_request(HOW_TO_CORRECT)
     model = recognizer()
     result = model.recognize(data)
     correction_id = store().add(result.input_28x28, predicted, correct, model.version, data, request_id)
@@ -135,36 +135,59 @@ def openapi():
     return jsonify(openapi_spec(recognizer().version))
 
 
-def image_from_request() -> bytes:
+def json_body():
+    """The parsed JSON body, or None if it is not JSON (nesting too deep included)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def image_from_request(how_to_send: str = HOW_TO_SEND) -> bytes:
     """The image bytes from a multipart field, a raw image/* body, or JSON."""
     mimetype = request.mimetype
     if mimetype == "application/json":
-        return _image_from_json(request.get_json(silent=True))
+        return _image_from_json(json_body(), how_to_send)
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is None:
-            raise RequestProblem(400, "missing_image", "The form has no field 'image'. " + HOW_TO_SEND)
+            raise RequestProblem(400, "missing_image", "The form has no field 'image'. " + how_to_send)
         data = upload.read()
     elif mimetype.startswith("image/"):
-        data = request.get_data(cache=False)
+        data = _raw_body()
     elif not mimetype and not request.content_length:
-        raise RequestProblem(400, "missing_image", "The request has no body. " + HOW_TO_SEND)
+        raise RequestProblem(400, "missing_image", "The request has no body. " + how_to_send)
     else:
         raise RequestProblem(
-            415, "unsupported_media_type", f"Content type '{mimetype}' is not accepted. " + HOW_TO_SEND
+            415, "unsupported_media_type", f"Content type '{mimetype}' is not accepted. " + how_to_send
         )
     if not data:
-        raise RequestProblem(400, "missing_image", "The image is empty. " + HOW_TO_SEND)
+        raise RequestProblem(400, "missing_image", "The image is empty. " + how_to_send)
     return data
 
 
-def _image_from_json(payload) -> bytes:
+def _raw_body() -> bytes:
+    """The request body. A body with a length over the limit is refused by Werkzeug before
+    it is read; a chunked one has no length, and Werkzeug would quietly cut it at the
+    limit, so it is read here to one byte past the limit and refused if it gets there."""
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = request.environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
+def _image_from_json(payload, how_to_send: str) -> bytes:
     if not isinstance(payload, dict):
-        raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + HOW_TO_SEND)
+        raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + how_to_send)
     text = payload.get("image")
-    if not isinstance(text, str) or not text:
+    if text == "":
+        raise RequestProblem(400, "missing_image", "The 'image' field is empty. " + how_to_send)
+    if not isinstance(text, str):
         raise RequestProblem(
-            400, "missing_image", "The JSON object has no string field 'image'. " + HOW_TO_SEND
+            400, "missing_image", "The JSON object has no string field 'image'. " + how_to_send
         )
     if text.startswith("data:"):
         header, _, text = text.partition(",")

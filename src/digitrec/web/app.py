@@ -35,7 +35,7 @@ def create_app(
     app.extensions["recognizer"] = recognizer or Recognizer(values["MODEL"], max_pixels=values["MAX_PIXELS"])
     app.extensions["feedback"] = store or FeedbackStore(settings.database_url(values))
 
-    app.config.setdefault("RATELIMIT_ENABLED", not _is_off(values["RATE_LIMIT"]))
+    app.config.setdefault("RATELIMIT_ENABLED", values["RATE_LIMIT"] != "off")  # off: no limit at all
     app.config.setdefault("RATELIMIT_STORAGE_URI", values["RATE_LIMIT_STORAGE"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     origins = [o.strip() for o in values["CORS_ORIGINS"].split(",") if o.strip()]
@@ -49,7 +49,3 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.add_url_rule("/metrics", "metrics", metrics.expose)
     return app
-
-
-def _is_off(limit: str) -> bool:
-    return limit.strip().lower() in ("", "off", "none", "0")

@@ -39,7 +39,7 @@ STATUS = {
 }
 # What a client is told when the database is down: the details (URL, driver message) go to
 # the log, not to the public.
-STORAGE_MESSAGE = "Corrections cannot be saved right now: the database is unavailable. Try again in a minute."
+STORAGE_MESSAGE = "The corrections database is not available right now. Try again in a minute."
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -121,7 +121,7 @@ def _http_error(error: HTTPException):
         return error
     messages = {
         404: "There is no such API endpoint. See /api/v1/openapi.json for the ones there are.",
-        413: f"The request body is too large: the limit is {(request.max_content_length or 0) / 1e6:.0f} MB.",
+        413: f"The request body is too large: the limit is {_size(request.max_content_length or 0)}.",
         429: f"Too many requests: the limit is {error.description}. Wait a little and retry.",
     }
     message = messages.get(error.code, error.description or error.name)
@@ -131,6 +131,14 @@ def _http_error(error: HTTPException):
         if key in headers:
             response.headers[key] = headers[key]
     return response
+
+
+def _size(count: int) -> str:
+    """A byte count in plain words: 10 MB, 250 kB, 900 bytes."""
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def _unexpected_error(error: Exception):

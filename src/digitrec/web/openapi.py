@@ -65,7 +65,7 @@ def _json(description: str, schema: dict) -> dict:
 
 
 def openapi_spec(model_version: str) -> dict:
-    flag = {"type": "string", "enum": ["0", "1", "true", "false"]}
+    flag = {"type": "string", "enum": ["0", "1", "true", "false", "yes", "no", "on", "off"]}
     return {
         "openapi": "3.1.0",
         "info": {

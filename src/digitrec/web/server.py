@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import logging
 import os
 import shutil
 import socket
@@ -40,12 +41,13 @@ def run_server(
 ) -> None:
     """Serve ``create_app(config)`` until stopped; ``config`` as for ``create_app``."""
     config = dict(config or {})
+    if os.environ.get("WERKZEUG_RUN_MAIN") != "true":  # not in the reloader's child, which
+        port = _check_free(host, port)  # finds the port held by its parent, as it should
     if dev:
         from digitrec.web.app import create_app
 
         create_app(config).run(host=host, port=port, debug=True, use_reloader=True)
         return
-    port = _check_free(host, port)
     try:
         import gunicorn.app.base  # noqa: F401  (absent on Windows)
     except ImportError:
@@ -70,6 +72,16 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict
         if os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
+    def worker_exit(server, worker):
+        # Leave without running C++ static destructors: one of the native libraries (a
+        # thread pool) aborts with std::system_error when torn down in a forked worker,
+        # which turned every graceful stop into a SIGABRT. Everything worth keeping is
+        # written by now (requests are drained, the database commits per request).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
     def child_exit(server, worker):
         from prometheus_client import multiprocess
 
@@ -92,6 +104,7 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("child_exit", child_exit)
+            self.cfg.set("worker_exit", worker_exit)
             self.cfg.set("accesslog", None)
             self.cfg.set("proc_name", "digitrec")
             self.cfg.set("control_socket_disable", True)  # several servers may run side by side
@@ -104,7 +117,7 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict
 
     print(
         f"digitrec: serving on http://{_url_host(host)}:{port} with gunicorn "
-        f"({workers} workers × {threads} threads)",
+        f"({workers} worker{'s' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''})",
         file=sys.stderr,
     )
     Application().run()
