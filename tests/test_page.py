@@ -241,6 +241,43 @@ def test_drag_and_drop_a_picture(desktop, pictures):
     wait_for_answer(desktop, "8")
 
 
+def test_a_picture_dropped_on_the_canvas_is_used_and_the_page_stays(desktop, pictures):
+    """The canvas is where people drop a picture; the browser must not open the file."""
+    url = desktop.url
+    transfer = _file_handle(desktop, pictures["scan"], "image/png")
+    for event in ("dragenter", "dragover", "drop"):
+        desktop.dispatch_event("[data-testid=draw-canvas]", event, {"dataTransfer": transfer})
+    wait_for_answer(desktop, "8")
+    assert desktop.url == url
+
+
+@pytest.mark.parametrize("width, height", [(360, 640), (390, 844), (844, 390), (1280, 800)])
+def test_a_six_digit_number_is_shown_on_one_line(
+    browser, live_server, recognizer, mnist_test_set, tmp_path, width, height
+):
+    images, labels = mnist_test_set
+    rng = np.random.default_rng(20)
+    picked = [int(np.flatnonzero(labels == d)[5]) for d in (2, 0, 2, 4, 0, 8)]
+    data = renderings.compose_number([images[i] for i in picked], rng)
+    number = recognizer.read_number(data).number
+    assert len(number) == 6
+    path = tmp_path / "number.png"
+    path.write_bytes(data)
+    context, page, requests = _open(browser, live_server, viewport={"width": width, "height": height})
+    try:
+        page.get_by_test_id("upload-input").set_input_files(str(path))
+        wait_for_answer(page, number, testid="result-number")
+        lines, overflow = page.get_by_test_id("result-number").evaluate(
+            """(el) => [el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).fontSize),
+                        el.scrollWidth - el.clientWidth]"""
+        )
+        screenshot(page, f"number-{width}x{height}.png")
+    finally:
+        context.close()
+    _assert_same_origin(requests, live_server)
+    assert lines < 1.5 and overflow <= 1, (lines, overflow)
+
+
 def test_paste_a_picture(desktop, pictures):
     transfer = _file_handle(desktop, pictures["photo"], "image/jpeg")
     desktop.evaluate(

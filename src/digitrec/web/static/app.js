@@ -156,13 +156,20 @@ for (const id of ["upload-input", "camera-input"]) {
   });
 }
 
+// A picture dropped anywhere on the page is used, the canvas (the natural target)
+// included: left to itself, the browser would open the file and leave the app.
 const dropzone = $("dropzone");
-dropzone.addEventListener("dragover", (event) => {
+const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+document.addEventListener("dragover", (event) => {
+  if (!carriesFiles(event)) return;
   event.preventDefault();
   dropzone.classList.add("dragging");
 });
-dropzone.addEventListener("dragleave", () => dropzone.classList.remove("dragging"));
-dropzone.addEventListener("drop", (event) => {
+document.addEventListener("dragleave", (event) => {
+  if (!event.relatedTarget) dropzone.classList.remove("dragging");
+});
+document.addEventListener("drop", (event) => {
+  if (!carriesFiles(event)) return;
   event.preventDefault();
   dropzone.classList.remove("dragging");
   usePicture(event.dataTransfer.files[0]);
@@ -227,6 +234,7 @@ function showResult(body, source) {
   numberEl.hidden = !several;
   digitEl.textContent = String(body.digit);
   numberEl.textContent = several ? body.number : "";
+  numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
   panel.classList.toggle("uncertain", several ? body.digits.some((d) => d.uncertain) : body.uncertain);
 
   const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
