@@ -266,3 +266,10 @@ def test_small_limits_are_told_in_sensible_units(make_app, digit_images):
         client.post("/api/v1/predict", data=big, content_type="image/png"), 413, "image_too_large"
     )
     assert "50,000 pixels" in error["message"]
+
+
+def test_pages_outside_the_api_get_styled_html_errors(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "Page not found" in response.get_data(as_text=True)
+    assert client.post("/").status_code == 405

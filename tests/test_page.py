@@ -291,6 +291,20 @@ def test_a_file_that_is_not_an_image_shows_an_error(desktop, pictures):
     message = desktop.get_by_test_id("error-message")
     sync_api.expect(message).to_be_visible()
     assert "not an image" in message.inner_text()
+    # A file with an image type that is not one shows no broken picture either.
+    broken = pictures["text"].with_name("broken.png")
+    broken.write_bytes(b"not a png at all")
+    desktop.get_by_test_id("upload-input").set_input_files(str(broken))
+    sync_api.expect(message).to_contain_text("not an image")
+    assert not desktop.get_by_test_id("preview").is_visible()
+
+
+def test_an_unknown_address_gets_a_page_of_the_app(desktop, live_server):
+    response = desktop.goto(live_server + "/no/such/page")
+    assert response.status == 404
+    sync_api.expect(desktop.get_by_role("heading", name="Page not found")).to_be_visible()
+    desktop.get_by_role("link", name="Back to the digit recogniser").click()
+    sync_api.expect(desktop.get_by_test_id("draw-canvas")).to_be_visible()
 
 
 # ---- keyboard and accessibility -------------------------------------------------------------

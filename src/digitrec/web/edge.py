@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, Request, g, jsonify, request
+from flask import Flask, Request, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from digitrec.engine.errors import ImageTooLarge, ModelNotFound, NoDigitFound, UnsupportedImage
@@ -112,13 +112,29 @@ def _typed_error(error: DigitrecError):
         log.warning("%s", error.message)
         message = STORAGE_MESSAGE
     if not request.path.startswith("/api/"):
-        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+        return _error_page(status, "Not available right now", message)
     return error_response(status, error.code, message)
+
+
+PAGE_TITLES = {404: "Page not found", 405: "Not allowed here", 413: "Too large", 429: "Too many requests"}
+
+
+def _error_page(status: int, title: str, message: str):
+    return render_template("error.html", title=title, message=message), status
 
 
 def _http_error(error: HTTPException):
     if not request.path.startswith("/api/"):
-        return error
+        if error.code == 401 or error.code is None or error.code < 400:
+            return error  # the admin page's password prompt, redirects
+        messages = {404: "There is no page at this address."}
+        title = PAGE_TITLES.get(error.code, error.name)
+        response = _error_page(error.code, title, messages.get(error.code, error.description or error.name))
+        return (
+            response[0],
+            response[1],
+            {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")},
+        )
     messages = {
         404: "There is no such API endpoint. See /api/v1/openapi.json for the ones there are.",
         413: f"The request body is too large: the limit is {_size(request.max_content_length or 0)}.",
@@ -145,7 +161,9 @@ def _unexpected_error(error: Exception):
     log.exception("unexpected error")
     if request.path.startswith("/api/"):
         return error_response(500, "internal_error", "Something went wrong on our side.")
-    return "Something went wrong on our side.", 500
+    return _error_page(
+        500, "Something went wrong", "Something went wrong on our side. Try again in a moment."
+    )
 
 
 class _RequestIdFilter(logging.Filter):

@@ -140,11 +140,13 @@ function usePicture(file) {
   const preview = $("preview");
   if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
   showBoxes($("preview-boxes"), []);
+  // Shown once the browser could draw it: a file that is not a picture never shows up as
+  // a broken-image icon labelled "The picture you sent".
+  wrap.hidden = true;
   if (file.type.startsWith("image/")) {
+    preview.onload = () => (wrap.hidden = false);
+    preview.onerror = () => (wrap.hidden = true);
     preview.src = URL.createObjectURL(file);
-    wrap.hidden = false;
-  } else {
-    wrap.hidden = true;
   }
   send(file, "picture");
 }
@@ -214,7 +216,8 @@ function boxesFor(source) {
 // ---- showing the answer --------------------------------------------------------------
 
 function confidenceWords(p, uncertain) {
-  if (uncertain) return "Not sure";
+  // Flagged uncertain can still be 97 %: "Not sure: 97%" would contradict itself.
+  if (uncertain) return p >= 0.9 ? "Probably, but check" : "Not sure";
   if (p >= 0.98) return "Very sure";
   if (p >= 0.9) return "Sure";
   return "Fairly sure";
