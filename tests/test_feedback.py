@@ -72,6 +72,7 @@ def test_nothing_identifying_is_stored(store):
 
     columns = {c["name"] for c in inspect(store.engine).get_columns("corrections")}
     assert columns == {
+        "digit_index",
         "id",
         "created_at",
         "predicted",
@@ -258,3 +259,56 @@ def test_export_then_train_a_tiny_model_end_to_end(make_app, tmp_path, mnist_tes
     assert "tensorflow" in card["versions"]
     evaluated = run_cli("evaluate", "--data", data, "--model", str(out))
     assert evaluated.returncode == 0 and "Accuracy:" in evaluated.stdout
+
+
+# ---- one digit of a number -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forty_two(mnist_test_set):
+    """A picture of the number 42 (real MNIST digits), read as 42 by the shipped model."""
+    from digitrec.training import renderings
+
+    images, labels = mnist_test_set
+    picked = [int(np.flatnonzero(labels == d)[1]) for d in (4, 2)]
+    return renderings.compose_number([images[i] for i in picked], np.random.default_rng(4))
+
+
+def test_a_correction_of_one_digit_of_a_number_stores_that_digit_only(
+    feedback_app, store, recognizer, forty_two
+):
+    _, reading = recognizer.recognize_and_read_number(forty_two)
+    assert reading.number == "42"
+    client = feedback_app.test_client()
+    response = post_json(
+        client, image=data_url(forty_two), predicted=2, correct=3, digit_index=1, request_id="n-1"
+    )
+    assert response.status_code == 201
+    assert store.count() == 1
+    stored = store.get(response.get_json()["id"])
+    assert (stored.predicted, stored.correct, stored.digit_index) == (2, 3, 1)
+    expected = reading.digits[1].input_28x28  # the 2's own 28x28, not "42" squashed
+    assert np.abs(stored.image_28x28 / 255.0 - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_a_correction_of_a_number_must_say_which_digit(feedback_app, store, forty_two):
+    client = feedback_app.test_client()
+    missing = post_json(client, image=data_url(forty_two), predicted=4, correct=9)
+    assert missing.status_code == 422 and missing.get_json()["error"]["code"] == "which_digit"
+    assert "42" in missing.get_json()["error"]["message"]
+    for bad in (2, -1, "1", True):
+        response = post_json(client, image=data_url(forty_two), predicted=4, correct=9, digit_index=bad)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "invalid_digit_index"
+    form = {"image": (io.BytesIO(forty_two), "n.png"), "predicted": "4", "correct": "9", "digit_index": "0"}
+    assert client.post("/api/v1/feedback", data=form).status_code == 201
+    assert store.count() == 1 and store.recent(1)[0].digit_index == 0
+
+
+def test_a_single_digit_takes_no_other_index_than_0(feedback_app, store, digit_images):
+    client = feedback_app.test_client()
+    assert (
+        post_json(client, image=data_url(digit_images[7]), predicted=1, correct=7, digit_index=1).status_code
+        == 422
+    )
+    response = post_json(client, image=data_url(digit_images[7]), predicted=1, correct=7, digit_index=0)
+    assert response.status_code == 201 and store.get(response.get_json()["id"]).digit_index is None

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitrec.storage.feedback import FeedbackStore
 from digitrec.training import renderings
 
+from servers import start_server, stop_server
 from strokes import STROKES, shifted
 
 CHROMIUM = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
@@ -378,3 +380,41 @@ def test_no_wcag_aa_violations_with_an_answer_on_screen(browser, live_server, sc
     _assert_same_origin(requests, live_server)
     assert results.response["testEngine"]["name"] == "axe-core" and results.response["passes"]
     assert results.violations_count == 0, report
+
+
+# ---- corrections ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server_with_data(tmp_path_factory):
+    """A server of this module's own, whose corrections database the tests can read."""
+    data = tmp_path_factory.mktemp("page-data")
+    process, url = start_server({"DIGITREC_DATA_DIR": str(data)}, workers=1)
+    yield url, f"sqlite:///{data / 'feedback.sqlite3'}"
+    stop_server(process)
+
+
+def test_correcting_one_digit_of_a_number_stores_that_digit(
+    browser, server_with_data, mnist_test_set, tmp_path
+):
+    url, database = server_with_data
+    images, labels = mnist_test_set
+    picked = [int(np.flatnonzero(labels == d)[1]) for d in (4, 2)]
+    path = tmp_path / "forty-two.png"
+    path.write_bytes(renderings.compose_number([images[i] for i in picked], np.random.default_rng(4)))
+    context, page, requests = _open(browser, url, viewport={"width": 390, "height": 844})
+    try:
+        page.get_by_test_id("upload-input").set_input_files(str(path))
+        wait_for_answer(page, "42", testid="result-number")
+        page.get_by_test_id("feedback-3").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("First tap the digit that is wrong")
+        page.get_by_test_id("digit-choice-1").click()
+        sync_api.expect(page.get_by_test_id("digit-choice-1")).to_have_attribute("aria-pressed", "true")
+        page.get_by_test_id("feedback-3").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as a 3")
+        screenshot(page, "correct-one-digit-390x844.png")
+    finally:
+        context.close()
+    _assert_same_origin(requests, url)
+    rows = FeedbackStore(database).recent(10)
+    assert [(r.predicted, r.correct, r.digit_index) for r in rows] == [(2, 3, 1)]

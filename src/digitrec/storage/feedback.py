@@ -65,6 +65,7 @@ class Correction(Base):
     image_28x28: Mapped[bytes] = mapped_column(LargeBinary)  # uint8, row-major, ink 255
     original: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    digit_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # which digit of a number
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class StoredCorrection:
     model_version: str
     image_28x28: np.ndarray  # uint8 (28, 28)
     has_original: bool
+    digit_index: int | None = None
 
 
 class StorageUnavailable(DigitrecError):
@@ -266,6 +268,7 @@ class FeedbackStore:
         model_version: str,
         original: bytes | None = None,
         request_id: str | None = None,
+        digit_index: int | None = None,
     ) -> int:
         row = Correction(
             created_at=datetime.now(timezone.utc),
@@ -275,6 +278,7 @@ class FeedbackStore:
             image_28x28=to_uint8_28x28(image_28x28).tobytes(),
             original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
             request_id=request_id,
+            digit_index=digit_index,
         )
         with self._available(), self._session() as session, session.begin():
             session.add(row)
@@ -332,4 +336,5 @@ def _stored(row: Correction) -> StoredCorrection:
         model_version=row.model_version,
         image_28x28=np.frombuffer(row.image_28x28, np.uint8).reshape(28, 28),  # as stored
         has_original=row.original is not None,
+        digit_index=row.digit_index,
     )

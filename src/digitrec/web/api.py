@@ -88,11 +88,50 @@ def feedback():
         raise RequestProblem(
             400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'."
         )
+    digit_index = _digit_index(fields.get("digit_index"), from_form)
     data = image_from_request(HOW_TO_CORRECT)
     model = recognizer()
-    result = model.recognize(data)
-    correction_id = store().add(result.input_28x28, predicted, correct, model.version, data, request_id)
+    whole, reading = model.recognize_and_read_number(data)
+    # What is stored is the 28x28 of the digit being corrected: never a number squashed
+    # into one digit, which would teach a model that "42" looks like a 3.
+    if len(reading.digits) > 1:
+        if digit_index is None:
+            raise RequestProblem(
+                422,
+                "which_digit",
+                f"The picture holds {len(reading.digits)} digits ({reading.number}): send digit_index "
+                "(0 for the leftmost) to say which one you are correcting.",
+            )
+        if digit_index >= len(reading.digits):
+            raise RequestProblem(
+                422,
+                "invalid_digit_index",
+                f"digit_index {digit_index} is not a digit of {reading.number} (0 to {len(reading.digits) - 1}).",
+            )
+        target = reading.digits[digit_index]
+    else:
+        if digit_index not in (None, 0):
+            raise RequestProblem(
+                422, "invalid_digit_index", "The picture holds one digit: digit_index must be 0 or left out."
+            )
+        target, digit_index = whole, None
+    correction_id = store().add(
+        target.input_28x28, predicted, correct, model.version, data, request_id, digit_index
+    )
     return jsonify({"id": correction_id}), 201
+
+
+def _digit_index(value, from_form: bool) -> int | None:
+    """Which digit of a number a correction is about: None, or a whole number from 0."""
+    if value is None or (from_form and value == ""):
+        return None
+    if from_form and isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
+        return int(value)
+    if not from_form and isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000:
+        return value
+    raise RequestProblem(
+        422, "invalid_digit_index", "'digit_index' must be a whole number from 0 (the leftmost digit)."
+    )
 
 
 _DIGITS = frozenset("0123456789")

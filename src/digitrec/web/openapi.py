@@ -153,6 +153,11 @@ def openapi_spec(model_version: str) -> dict:
                                         "predicted": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "correct": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "request_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                                        "digit_index": {
+                                            "type": "integer",
+                                            "minimum": 0,
+                                            "description": "Which digit of a number is corrected (0: the leftmost); required when the picture holds several digits.",
+                                        },
                                     },
                                 },
                                 "example": {"image": EXAMPLE_IMAGE, "predicted": 1, "correct": 7},
@@ -166,6 +171,7 @@ def openapi_spec(model_version: str) -> dict:
                                         "predicted": {"type": "string", "pattern": "^[0-9]$"},
                                         "correct": {"type": "string", "pattern": "^[0-9]$"},
                                         "request_id": {"type": "string"},
+                                        "digit_index": {"type": "string", "pattern": "^[0-9]{1,3}$"},
                                     },
                                 }
                             },
@@ -179,7 +185,9 @@ def openapi_spec(model_version: str) -> dict:
                         "400": _error("Malformed request or missing field"),
                         "413": _error("Body or image over the size limit"),
                         "415": _error("Not a supported image"),
-                        "422": _error("A label is not a digit 0-9, or no digit in the image"),
+                        "422": _error(
+                            "A label is not a digit 0-9, no digit in the image, or a number without a valid digit_index"
+                        ),
                         "503": _error("The corrections database is unavailable (storage_unavailable)"),
                         "429": _error("Rate limited"),
                     },

@@ -15,6 +15,8 @@ let current = null;
 let timer = null;
 let inFlight = null;
 let lastSent = null; // {blob, source} of the image the answer is about
+let lastAnswer = null; // the API's answer shown, for corrections
+let chosenDigit = null; // which digit of a number the person is correcting
 
 // ---- drawing -------------------------------------------------------------------------
 
@@ -266,15 +268,28 @@ function showResult(body, source) {
     $(`prob-value-${d}`).textContent = percent(p);
   });
 
+  lastAnswer = body;
+  chosenDigit = null;
+  $("feedback-title").textContent = several
+    ? "Wrong? Tap the digit that is wrong, then the right digit:"
+    : "Wrong? Tap the right digit:";
   const list = $("digit-list");
   list.hidden = !several;
   list.replaceChildren(
-    ...(several ? body.digits : []).map((d) => {
+    ...(several ? body.digits : []).map((d, index) => {
       const li = document.createElement("li");
+      const choose = document.createElement("button");
+      choose.type = "button";
+      choose.className = "digit-choice";
+      choose.dataset.testid = `digit-choice-${index}`;
+      choose.setAttribute("aria-pressed", "false");
+      choose.setAttribute("aria-label", `Digit ${index + 1}, read as ${d.digit}: correct this one`);
       const img = document.createElement("img");
       img.src = d.input_28x28;
-      img.alt = `Digit ${d.digit} as the model saw it`;
-      li.append(img, `${d.digit} · ${percent(d.confidence)}`);
+      img.alt = "";
+      choose.append(img, `${d.digit} · ${percent(d.confidence)}`);
+      choose.addEventListener("click", () => chooseDigit(index));
+      li.append(choose);
       return li;
     }),
   );
@@ -313,13 +328,30 @@ function say(message) {
 
 // ---- corrections ---------------------------------------------------------------------
 
+function chooseDigit(index) {
+  chosenDigit = index;
+  for (const button of document.querySelectorAll(".digit-choice")) {
+    button.setAttribute("aria-pressed", String(button.dataset.testid === `digit-choice-${index}`));
+  }
+  const read = lastAnswer.digits[index].digit;
+  $("feedback-status").textContent = `Digit ${index + 1} (read as ${read}): now tap the right digit.`;
+}
+
 async function sendCorrection(correct) {
-  if (!lastSent) return;
+  if (!lastSent || !lastAnswer) return;
   const status = $("feedback-status");
+  const several = lastAnswer.digits && lastAnswer.digits.length > 1;
+  if (several && chosenDigit === null) {
+    status.textContent = "First tap the digit that is wrong, above.";
+    return;
+  }
+  // A number is corrected one digit at a time: the server stores that digit's own 28x28.
   const form = new FormData();
   form.append("image", lastSent.blob, "image");
-  form.append("predicted", $("result-digit").textContent);
+  form.append("predicted", String(several ? lastAnswer.digits[chosenDigit].digit : lastAnswer.digit));
   form.append("correct", String(correct));
+  if (several) form.append("digit_index", String(chosenDigit));
+  if (lastAnswer.request_id) form.append("request_id", lastAnswer.request_id);
   status.textContent = "Sending…";
   try {
     const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
