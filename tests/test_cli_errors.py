@@ -93,6 +93,9 @@ def test_an_output_that_cannot_be_written(tmp_path, migrated_sqlite):
     env = {"DIGITREC_DATABASE_URL": f"sqlite:///{migrated_sqlite}"}
     result = run_cli("feedback", "export", "--out", str(tmp_path / "a-file" / "c.npz"), env=env)
     assert_one_sentence(result, 2, "a-file")
+    typo = run_cli("feedback", "export", "--out", str(tmp_path / "no-such-folder" / "c.npz"), env=env)
+    assert_one_sentence(typo, 2, "no-such-folder")
+    assert not (tmp_path / "no-such-folder").exists()  # a typo in the path is reported, not created
 
 
 def test_corrections_that_cannot_be_read(tmp_path):

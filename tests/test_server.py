@@ -223,3 +223,30 @@ def test_a_chunked_body_over_the_limit_is_refused_not_cut(live_server, digit_ima
         live_server + "/api/v1/predict", content=chunks(), headers={"Content-Type": "image/png"}, timeout=30
     )
     assert response.status_code == 413 and response.json()["error"]["code"] == "body_too_large"
+
+
+def test_a_chunked_json_body_over_the_limit_is_413_too(live_server, digit_images):
+    payload = (
+        b'{"image": "'
+        + base64.b64encode(digit_images[7])
+        + b'", "padding": "'
+        + b"x" * (11 * 1024 * 1024)
+        + b'"}'
+    )
+
+    def chunks():
+        for start in range(0, len(payload), 1024 * 1024):
+            yield payload[start : start + 1024 * 1024]
+
+    response = httpx.post(
+        live_server + "/api/v1/predict",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "body_too_large"
+    small = b'{"image": "' + base64.b64encode(digit_images[7]) + b'"}'
+    response = httpx.post(
+        live_server + "/api/v1/predict", content=iter([small]), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200 and response.json()["digit"] == 7

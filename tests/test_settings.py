@@ -31,7 +31,8 @@ def test_defaults_then_environment_then_mapping():
 
 def test_a_bad_value_names_the_variable_and_what_is_expected():
     with pytest.raises(
-        settings.SettingError, match=r"DIGITREC_MAX_BODY='-5' cannot be used: expected bytes\."
+        settings.SettingError,
+        match=r"DIGITREC_MAX_BODY='-5' cannot be used: expected a positive number of bytes\.",
     ):
         settings.resolve(environ={"DIGITREC_MAX_BODY": "-5"})
     with pytest.raises(settings.SettingError, match="LOG_LEVEL='chatty'"):
@@ -85,6 +86,8 @@ def test_the_suite_runs_in_a_private_home(private_home, tmp_path):
         ("DIGITREC_RATE_LIMIT", "garbage", "couldn't parse rate limit string"),
         ("DIGITREC_FEEDBACK_RATE_LIMIT", "3 per fortnight", "no granularity matched"),
         ("DIGITREC_RATE_LIMIT_STORAGE", "bogus://", "unknown storage scheme"),
+        ("DIGITREC_CORS_ORIGINS", "https://example.org, garbage", "not an origin"),
+        ("DIGITREC_MAX_BODY", "0", "expected a positive number of bytes"),
         ("DIGITREC_DATABASE_URL", "nonsense", "Could not parse"),
         ("DIGITREC_DATABASE_URL", "mysql://admin:hunter2@db/x", "No module named"),
     ],

@@ -63,7 +63,18 @@ def _limit_storage(text: str) -> str:
     try:
         storage_from_string(text)  # connects lazily: nothing is contacted here
     except ConfigurationError as error:
-        raise ValueError(str(error).split(". ")[0]) from None
+        reason = str(error).split(". ")[0]
+        if "prerequisite" in reason:
+            reason += f" (pip install {text.split(':')[0].split('+')[0]})"
+        raise ValueError(reason) from None
+    return text
+
+
+def _origins(text: str) -> str:
+    """Comma-separated origins such as https://example.org, or *."""
+    for origin in (o.strip() for o in text.split(",") if o.strip()):
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"{origin!r} is not an origin such as https://example.org")
     return text
 
 
@@ -103,12 +114,18 @@ SETTINGS = (
         "ONNX model to serve; `digitrec serve --model` sets it",
         "the shipped model",
     ),
-    Setting("MAX_BODY", 10 * 1024 * 1024, _positive_int, "bytes", "largest request body (413 above)"),
+    Setting(
+        "MAX_BODY",
+        10 * 1024 * 1024,
+        _positive_int,
+        "a positive number of bytes",
+        "largest request body (413 above)",
+    ),
     Setting(
         "MAX_PIXELS",
         40_000_000,
         _positive_int,
-        "a pixel count",
+        "a positive pixel count",
         "largest declared image size (413 above); formats other than JPEG are also held to 16 MP",
     ),
     Setting(
@@ -132,12 +149,12 @@ SETTINGS = (
         "a storage URI",
         "where requests are counted: `memory://` counts in each worker process (a client may get "
         "up to workers × the limit); `redis://host:6379` (after `pip install redis`) shares one "
-        "count across workers and machines",
+        "count across workers and machines; while the store cannot be reached, requests are let through",
     ),
     Setting(
         "CORS_ORIGINS",
         "",
-        str,
+        _origins,
         "comma-separated origins",
         "origins allowed to call `/api/*`",
         "empty: CORS off",

@@ -15,7 +15,6 @@ from digitrec.idx import DatasetError
 def write_corrections(
     out: Path, images: np.ndarray, correct: np.ndarray, predicted: np.ndarray, fmt: str
 ) -> list[Path]:
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "npz":
         np.savez_compressed(out, images=images, labels=correct, predicted=predicted)
         return [out]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -177,8 +178,10 @@ def openapi():
 def json_body():
     """The parsed JSON body, or None if it is not JSON (nesting too deep included)."""
     try:
+        if request.content_length is None:  # chunked: read to the limit, 413 past it
+            return json.loads(_raw_body())
         return request.get_json(silent=True)
-    except RecursionError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -38,6 +38,9 @@ def create_app(
     app.config.setdefault("RATELIMIT_ENABLED", values["RATE_LIMIT"] != "off")  # off: no limit at all
     app.config.setdefault("RATELIMIT_STORAGE_URI", values["RATE_LIMIT_STORAGE"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # A rate-limit store that cannot be reached (Redis down) must not take the API down:
+    # the limiter logs the error and lets the request through until the store is back.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     origins = [o.strip() for o in values["CORS_ORIGINS"].split(",") if o.strip()]
     if origins:  # CORS is off unless origins are listed
         CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=["X-Request-ID"])

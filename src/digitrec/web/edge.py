@@ -150,7 +150,10 @@ def _http_error(error: HTTPException):
 
 
 def _size(count: int) -> str:
-    """A byte count in plain words: 10 MB, 250 kB, 900 bytes."""
+    """A byte count in plain words: 10 MB (the default, 10 x 2**20), 250 kB, 900 bytes."""
+    for unit, binary in (("MB", 2**20), ("kB", 2**10)):
+        if count >= binary and count % binary == 0:
+            return f"{count // binary} {unit}"
     for unit, size in (("MB", 1e6), ("kB", 1e3)):
         if count >= size:
             return f"{count / size:.3g} {unit}"
