@@ -280,6 +280,30 @@ def test_a_six_digit_number_is_shown_on_one_line(
     assert lines < 1.5 and overflow <= 1, (lines, overflow)
 
 
+def test_one_input_one_answer(desktop, pictures):
+    """A picture replaces the drawing, a drawing replaces the picture, and Clear (or Esc)
+    clears whichever is shown; the answer says which it is about."""
+    title = desktop.locator("#result-title")
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["scan"]))
+    wait_for_answer(desktop, "8")
+    sync_api.expect(title).to_have_text("Answer: your picture")
+    draw_with_mouse(desktop, STROKES[7])
+    wait_for_answer(desktop, "7")
+    sync_api.expect(title).to_have_text("Answer: your drawing")
+    assert not desktop.get_by_test_id("preview").is_visible()
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["scan"]))
+    wait_for_answer(desktop, "8")
+    sync_api.expect(title).to_have_text("Answer: your picture")
+    blank = desktop.get_by_test_id("draw-canvas").evaluate(
+        "(c) => !c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v)"
+    )
+    assert blank  # the drawing went with the new picture
+    desktop.keyboard.press("Escape")
+    sync_api.expect(desktop.get_by_test_id("preview")).to_be_hidden()
+    sync_api.expect(desktop.locator("#result")).to_be_hidden()
+    sync_api.expect(title).to_have_text("Answer")
+
+
 def test_paste_a_picture(desktop, pictures):
     transfer = _file_handle(desktop, pictures["photo"], "image/jpeg")
     desktop.evaluate(

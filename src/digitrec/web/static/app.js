@@ -69,6 +69,7 @@ canvas.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   canvas.setPointerCapture(event.pointerId);
   clearTimeout(timer);
+  if (removePicture()) showResult(null); // drawing replaces a picture and its answer
   current = [pointFrom(event)];
   strokes.push(current);
   fitCanvas();
@@ -102,8 +103,25 @@ function clearDrawing() {
   inFlight?.abort();
   fitCanvas();
   showBoxes($("canvas-boxes"), []);
+}
+
+// Clear (the button, Esc): whichever input is shown goes, with its answer.
+function clearAll() {
+  const hadPicture = removePicture();
+  clearDrawing();
   showResult(null);
-  say("Canvas cleared.");
+  say(hadPicture ? "Picture removed." : "Canvas cleared.");
+}
+
+function removePicture() {
+  const wrap = $("preview-wrap");
+  const shown = !wrap.hidden;
+  const preview = $("preview");
+  if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+  preview.removeAttribute("src");
+  wrap.hidden = true;
+  showBoxes($("preview-boxes"), []);
+  return shown;
 }
 
 function undo() {
@@ -138,10 +156,10 @@ async function predictDrawing() {
 
 function usePicture(file) {
   if (!file) return;
+  clearDrawing(); // a picture replaces the drawing: one input, one answer
+  removePicture();
   const wrap = $("preview-wrap");
   const preview = $("preview");
-  if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
-  showBoxes($("preview-boxes"), []);
   // Shown once the browser could draw it: a file that is not a picture never shows up as
   // a broken-image icon labelled "The picture you sent".
   wrap.hidden = true;
@@ -231,6 +249,8 @@ function showResult(body, source) {
   const panel = $("result");
   panel.hidden = !body;
   $("placeholder").hidden = Boolean(body);
+  // The answer says what it is about: only that input is shown (see usePicture, clearAll).
+  $("result-title").textContent = !body ? "Answer" : source === "canvas" ? "Answer: your drawing" : "Answer: your picture";
   if (!body) return;
   const several = body.digits && body.digits.length > 1;
   const digitEl = $("result-digit");
@@ -372,14 +392,14 @@ for (const button of document.querySelectorAll("[data-digit]")) {
 
 // ---- controls and keys -----------------------------------------------------------------
 
-$("clear").addEventListener("click", clearDrawing);
+$("clear").addEventListener("click", clearAll);
 $("undo").addEventListener("click", undo);
 $("predict").addEventListener("click", predictDrawing);
 document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLInputElement) return;
   if (event.key === "Escape") {
     event.preventDefault();
-    clearDrawing();
+    clearAll();
   } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
     undo();
