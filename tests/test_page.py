@@ -304,6 +304,42 @@ def test_one_input_one_answer(desktop, pictures):
     sync_api.expect(title).to_have_text("Answer")
 
 
+def test_the_picture_can_be_removed(desktop, pictures):
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
+    wait_for_answer(desktop, "5")
+    desktop.get_by_test_id("remove-picture").click()
+    sync_api.expect(desktop.get_by_test_id("preview")).to_be_hidden()
+    sync_api.expect(desktop.locator("#result")).to_be_hidden()
+
+
+def test_only_the_focused_file_button_gets_a_focus_ring(desktop):
+    desktop.get_by_test_id("upload-input").focus()
+    desktop.keyboard.press("Shift+Tab")
+    desktop.keyboard.press("Tab")  # focus-visible comes with keyboard focus
+    rings = desktop.evaluate(
+        """() => [...document.querySelectorAll('.upload-buttons .button')]
+                  .map((label) => getComputedStyle(label).outlineStyle)"""
+    )
+    assert rings == ["solid", "none"], rings
+
+
+def test_the_canvas_and_its_buttons_fit_a_landscape_phone(browser, live_server):
+    context, page, requests = _open(
+        browser, live_server, viewport={"width": 844, "height": 390}, is_mobile=True, has_touch=True
+    )
+    try:
+        page.get_by_test_id("draw-canvas").scroll_into_view_if_needed()
+        page.evaluate("() => document.querySelector('.draw-panel').scrollIntoView({block: 'start'})")
+        canvas = page.get_by_test_id("draw-canvas").bounding_box()
+        predict = page.get_by_test_id("predict").bounding_box()
+        screenshot(page, "landscape-844x390.png")
+    finally:
+        context.close()
+    _assert_same_origin(requests, live_server)
+    assert canvas["height"] >= 180 and canvas["y"] >= 0
+    assert predict["y"] + predict["height"] <= 390, (canvas, predict)
+
+
 def test_paste_a_picture(desktop, pictures):
     transfer = _file_handle(desktop, pictures["photo"], "image/jpeg")
     desktop.evaluate(

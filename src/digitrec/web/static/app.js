@@ -393,6 +393,12 @@ for (const button of document.querySelectorAll("[data-digit]")) {
 // ---- controls and keys -----------------------------------------------------------------
 
 $("clear").addEventListener("click", clearAll);
+$("remove-picture").addEventListener("click", () => {
+  const answerWasAboutIt = lastSent?.source !== "canvas";
+  removePicture();
+  if (answerWasAboutIt) showResult(null);
+  say("Picture removed.");
+});
 $("undo").addEventListener("click", undo);
 $("predict").addEventListener("click", predictDrawing);
 document.addEventListener("keydown", (event) => {
