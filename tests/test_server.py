@@ -250,3 +250,13 @@ def test_a_chunked_json_body_over_the_limit_is_413_too(live_server, digit_images
         live_server + "/api/v1/predict", content=iter([small]), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 200 and response.json()["digit"] == 7
+
+
+def test_a_chunked_json_correction_is_stored(live_server, digit_images):
+    """A correction's JSON body is read for its labels, then for its image: sent chunked, it
+    can be read from the connection only once, and must still be whole the second time."""
+    body = b'{"image": "' + base64.b64encode(digit_images[7]) + b'", "predicted": 1, "correct": 7}'
+    response = httpx.post(
+        live_server + "/api/v1/feedback", content=iter([body]), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text

@@ -176,13 +176,17 @@ def openapi():
 
 
 def json_body():
-    """The parsed JSON body, or None if it is not JSON (nesting too deep included)."""
-    try:
-        if request.content_length is None:  # chunked: read to the limit, 413 past it
-            return json.loads(_raw_body())
-        return request.get_json(silent=True)
-    except (ValueError, RecursionError):
-        return None
+    """The parsed JSON body, or None if it is not JSON (nesting too deep included). Parsed
+    once per request: a chunked body can be read only once."""
+    if "json_body" not in g:
+        try:
+            if request.content_length is None:  # chunked: read to the limit, 413 past it
+                g.json_body = json.loads(_raw_body())
+            else:
+                g.json_body = request.get_json(silent=True)
+        except (ValueError, RecursionError):
+            g.json_body = None
+    return g.json_body
 
 
 def image_from_request(how_to_send: str = HOW_TO_SEND) -> bytes:
