@@ -126,25 +126,31 @@ def _digit_index(value, from_form: bool) -> int | None:
     """Which digit of a number a correction is about: None, or a whole number from 0."""
     if value is None or (from_form and value == ""):
         return None
-    if from_form and isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 3:
-        return int(value)
-    if not from_form and isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000:
-        return value
-    raise RequestProblem(
-        422, "invalid_digit_index", "'digit_index' must be a whole number from 0 (the leftmost digit)."
-    )
-
-
-_DIGITS = frozenset("0123456789")
+    index = _whole_number(value, from_form, below=1000)
+    if index is None:
+        raise RequestProblem(
+            422, "invalid_digit_index", "'digit_index' must be a whole number from 0 (the leftmost digit)."
+        )
+    return index
 
 
 def _label(value, name: str, from_form: bool) -> int:
     """A digit 0-9: a JSON integer, or a one-character form field."""
-    if from_form and isinstance(value, str) and value in _DIGITS:  # ASCII only, not "٣"
-        return int(value)
-    if not from_form and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
-        return value
-    raise RequestProblem(422, "invalid_label", f"'{name}' must be a digit from 0 to 9.")
+    digit = _whole_number(value, from_form, below=10)
+    if digit is None:
+        raise RequestProblem(422, "invalid_label", f"'{name}' must be a digit from 0 to 9.")
+    return digit
+
+
+def _whole_number(value, from_form: bool, below: int) -> int | None:
+    """0 <= n < ``below`` from a JSON integer (not a bool or a float), or from a form field of
+    ASCII digits no longer than ``below - 1`` written out ("٣" and "09" for a digit are not);
+    None for anything else."""
+    if from_form:
+        plain = isinstance(value, str) and value.isascii() and value.isdigit()
+        return int(value) if plain and len(value) <= len(str(below - 1)) and int(value) < below else None
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < below
+    return value if ok else None
 
 
 @bp.get("/health")
