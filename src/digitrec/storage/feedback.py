@@ -140,19 +140,17 @@ def safe_url(url: str) -> str:
 def make_engine(url: str, create: bool = True) -> Engine:
     """An engine for ``url``. SQLite: WAL and full sync; with ``create=False`` the file is
     opened read-write but never created, and every use opens it afresh (no pool), so a data
-    folder that vanishes is noticed at once instead of writes going to a deleted file."""
-    try:
-        parsed = make_url(url)
-        if parsed.get_backend_name() != "sqlite":
-            return create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=_connect_timeout(parsed)
-            )
-        if not create and parsed.database and parsed.database != ":memory:":
-            as_uri = Path(parsed.database).expanduser().resolve().as_uri()  # file:///..., also on Windows
-            parsed = parsed.set(database=as_uri, query={**parsed.query, "mode": "rw", "uri": "true"})
-        engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": 30})
-    except (sa_exc.ArgumentError, ImportError) as exc:
-        raise StorageUnavailable(f"Cannot use the database URL {safe_url(url)}: {exc}") from None
+    folder that vanishes is noticed at once instead of writes going to a deleted file. The
+    URL and its driver were checked with the settings (``settings._database_url``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=_connect_timeout(parsed)
+        )
+    if not create and parsed.database and parsed.database != ":memory:":
+        as_uri = Path(parsed.database).expanduser().resolve().as_uri()  # file:///..., also on Windows
+        parsed = parsed.set(database=as_uri, query={**parsed.query, "mode": "rw", "uri": "true"})
+    engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(connection, _record):
@@ -322,9 +320,6 @@ class FeedbackStore:
             rows = session.execute(query).all()
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         return images, np.array([r[1] for r in rows], np.uint8), np.array([r[2] for r in rows], np.uint8)
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 def _stored(row: Correction) -> StoredCorrection:
