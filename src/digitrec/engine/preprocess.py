@@ -139,14 +139,14 @@ def find_ink(ink: np.ndarray) -> Ink:
     length_in_strokes = max(w, h) / stroke
     small = h < SMALL_DIGIT * mask.shape[0] and w < SMALL_DIGIT * mask.shape[1]
     broad_brush = stroke > BROAD_BRUSH * min(mask.shape)
-    # Drawn small with the canvas's broad brush, loops close and strokes merge into a blob
-    # no one can read (a small digit written with a pen on a page is fine).
     # A crop cut to the ink (a form scanner's, a phone crop) is read whatever its strokes:
     # whoever cut it that close meant the digit in it.
     cut_to_the_ink = w >= 0.9 * mask.shape[1] or h >= 0.9 * mask.shape[0]
-    if (length_in_strokes < MIN_DIGIT_TO_STROKE and not cut_to_the_ink) or (
-        small and broad_brush and length_in_strokes < MIN_SMALL_DIGIT_TO_STROKE
-    ):
+    blob = length_in_strokes < MIN_DIGIT_TO_STROKE and not cut_to_the_ink
+    # Drawn small with the canvas's broad brush, loops close and strokes merge into a blob
+    # no one can read (a small digit written with a pen on a page is fine).
+    small_blob = small and broad_brush and length_in_strokes < MIN_SMALL_DIGIT_TO_STROKE
+    if blob or small_blob:
         if small:
             raise NoDigitFound(
                 "The digit is too small to read: write it bigger (or crop the picture closer to it)."

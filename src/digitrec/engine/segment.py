@@ -119,14 +119,9 @@ def _merge_fragments(groups: list[list[int]], ink: Ink) -> list[list[int]]:
     """Join pieces much shorter than the digits around them (the detached bar of a 5, a
     broken stroke) to the nearest group: they are parts of a digit, not digits."""
 
-    def extent(group):
-        boxes = [ink.boxes[i] for i in group]
-        top = min(b[1] for b in boxes)
-        return (
-            min(b[0] for b in boxes),
-            max(b[0] + b[2] for b in boxes),
-            max(b[1] + b[3] for b in boxes) - top,
-        )
+    def extent(group):  # left, right, height
+        left, top, right, bottom = _group_box(ink, group)
+        return left, right, bottom - top
 
     if len(groups) < 2:
         return groups
@@ -155,21 +150,15 @@ def _merge_stacked(groups: list[list[int]], ink: Ink) -> list[list[int]]:
     together no wider than half their height (the halves of a "1" or a "7" whose stroke
     broke): digits of a number share a line, so their heights overlap."""
 
-    def box(group):  # left, top, right, bottom
-        boxes = [ink.boxes[i] for i in group]
-        return (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[0] + b[2] for b in boxes),
-            max(b[1] + b[3] for b in boxes),
-        )
-
     merged = True
     while merged and len(groups) > 1:
         merged = False
-        groups = sorted(groups, key=lambda g: box(g)[0])
+        groups = sorted(groups, key=lambda g: _group_box(ink, g)[0])
         for a, b in zip(groups, groups[1:]):
-            (a_left, a_top, a_right, a_bottom), (b_left, b_top, b_right, b_bottom) = box(a), box(b)
+            (a_left, a_top, a_right, a_bottom), (b_left, b_top, b_right, b_bottom) = (
+                _group_box(ink, a),
+                _group_box(ink, b),
+            )
             gap = max(a_top, b_top) - min(a_bottom, b_bottom)  # > 0: one wholly above the other
             height = max(a_bottom, b_bottom) - min(a_top, b_top)
             width = max(a_right, b_right) - min(a_left, b_left)
@@ -179,3 +168,14 @@ def _merge_stacked(groups: list[list[int]], ink: Ink) -> list[list[int]]:
                 merged = True
                 break
     return groups
+
+
+def _group_box(ink: Ink, group: list[int]) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the pieces ``group``, in ink pixels."""
+    boxes = [ink.boxes[i] for i in group]
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[0] + b[2] for b in boxes),
+        max(b[1] + b[3] for b in boxes),
+    )
