@@ -9,16 +9,15 @@ for training a "not a digit" class, so a model is never measured on a font it sa
 
 from __future__ import annotations
 
-import io
 import os
 from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from digitrec.idx import DatasetError
+from digitrec.training import renderings
 
 FOLDER = Path("/usr/share/hershey-fonts")
 TEST_FONTS = ("futural", "scripts", "cursive", "rowmans")
@@ -31,12 +30,16 @@ LETTERS = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if 
 Stroke = np.ndarray  # (N, 2) float points, y down
 
 
+def _path() -> Path:
+    return Path(os.environ.get("DIGITREC_HERSHEY", FOLDER))
+
+
 def folder_exists() -> bool:
-    return Path(os.environ.get("DIGITREC_HERSHEY", FOLDER)).is_dir()
+    return _path().is_dir()
 
 
 def folder() -> Path:
-    path = Path(os.environ.get("DIGITREC_HERSHEY", FOLDER))
+    path = _path()
     if not path.is_dir():
         raise DatasetError(
             f"The Hershey fonts are not in {path}: apt-get install hershey-fonts-data, or point "
@@ -91,11 +94,7 @@ def draw(strokes: list[Stroke], rng, size: int = 280) -> bytes:
         wobble = cv2.GaussianBlur(rng.normal(0, 2.5, (len(dense), 2)).astype(np.float32), (1, 41), 0)
         path = ((dense + wobble - centre) * scale) @ (rotate @ slant).T + offset
         cv2.polylines(canvas, [np.round(path * 4).astype(np.int32)], False, 255, brush * 4, cv2.LINE_AA)
-    rgba = np.zeros((size, size, 4), np.uint8)
-    rgba[..., 3] = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, "PNG")
-    return buffer.getvalue()
+    return renderings.canvas_png(cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA))
 
 
 def _resample(stroke: Stroke, step: float) -> Stroke:

@@ -31,6 +31,14 @@ def mnist_png(digit: np.ndarray) -> bytes:
     return _encode(digit)
 
 
+def canvas_png(alpha: np.ndarray) -> bytes:
+    """Black strokes whose opacity is ``alpha`` on a transparent canvas: a PNG as the page
+    sends a drawing."""
+    rgba = np.zeros((*alpha.shape, 4), np.uint8)
+    rgba[..., 3] = alpha
+    return _encode(rgba)
+
+
 def dark_on_white(digit, rng) -> bytes:
     return _encode(255 - _upscale(digit))
 
@@ -42,9 +50,7 @@ def white_on_black(digit, rng) -> bytes:
 def transparent_canvas(digit, rng) -> bytes:
     """Black strokes whose alpha carries the drawing, on a fully transparent canvas."""
     alpha = _upscale(digit)
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = alpha
-    return _encode(rgba)
+    return canvas_png(alpha)
 
 
 def coloured_ink(digit, rng) -> bytes:
@@ -181,9 +187,7 @@ def small_drawing(digit, rng) -> bytes:
     y, x = (int(v) for v in rng.integers(25, 280 - height - 25, size=2))
     canvas[y : y + height, x : x + height] = lines * 255
     alpha = cv2.GaussianBlur(cv2.dilate(canvas, brush), (0, 0), 0.7)
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = alpha
-    return _encode(rgba)
+    return canvas_png(alpha)
 
 
 def straight_one(rng, brush: int | None = None) -> bytes:
@@ -200,9 +204,7 @@ def straight_one(rng, brush: int | None = None) -> bytes:
     start = (round((cx - dx) * 4), round((cy + dy) * 4))
     end = (round((cx + dx) * 4), round((cy - dy) * 4))
     cv2.line(canvas, start, end, 255, thickness=brush * 4, lineType=cv2.LINE_AA)
-    rgba = np.zeros((280, 280, 4), np.uint8)
-    rgba[..., 3] = cv2.resize(canvas, (280, 280), interpolation=cv2.INTER_AREA)
-    return _encode(rgba)
+    return canvas_png(cv2.resize(canvas, (280, 280), interpolation=cv2.INTER_AREA))
 
 
 VARIANTS = {
