@@ -119,22 +119,18 @@ def _typed_error(error: DigitrecError):
 PAGE_TITLES = {404: "Page not found", 405: "Not allowed here", 413: "Too large", 429: "Too many requests"}
 
 
-def _error_page(status: int, title: str, message: str):
-    return render_template("error.html", title=title, message=message), status
+def _error_page(status: int, title: str, message: str, headers: dict | None = None):
+    return render_template("error.html", title=title, message=message), status, headers or {}
 
 
 def _http_error(error: HTTPException):
+    kept = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
     if not request.path.startswith("/api/"):
         if error.code == 401 or error.code is None or error.code < 400:
             return error  # the admin page's password prompt, redirects
         messages = {404: "There is no page at this address."}
         title = PAGE_TITLES.get(error.code, error.name)
-        response = _error_page(error.code, title, messages.get(error.code, error.description or error.name))
-        return (
-            response[0],
-            response[1],
-            {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")},
-        )
+        return _error_page(error.code, title, messages.get(error.code, error.description or error.name), kept)
     messages = {
         404: "There is no such API endpoint. See /api/v1/openapi.json for the ones there are.",
         413: f"The request body is too large: the limit is {_size(request.max_content_length or 0)}.",
@@ -142,10 +138,7 @@ def _http_error(error: HTTPException):
     }
     message = messages.get(error.code, error.description or error.name)
     response = error_response(error.code, _HTTP_CODES.get(error.code, "http_error"), message)
-    headers = dict(error.get_headers())
-    for key in ("Allow", "Retry-After"):
-        if key in headers:
-            response.headers[key] = headers[key]
+    response.headers.update(kept)
     return response
 
 
