@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from digitrec.training import renderings
 
-
-def digitrec(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "digitrec", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from servers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +30,7 @@ def files(tmp_path_factory, mnist_test_set):
 
 def test_predict_prints_one_line_per_file(files):
     _, paths, _ = files
-    result = digitrec("predict", *map(str, paths.values()))
+    result = run_cli("predict", *map(str, paths.values()))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == len(paths)
@@ -49,7 +40,7 @@ def test_predict_prints_one_line_per_file(files):
 
 def test_predict_json_is_machine_readable(files):
     _, paths, _ = files
-    result = digitrec("predict", "--json", *map(str, paths.values()))
+    result = run_cli("predict", "--json", *map(str, paths.values()))
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["digit"] for row in rows] == list(paths)
     assert all(len(row["probabilities"]) == 10 for row in rows)
@@ -58,7 +49,7 @@ def test_predict_json_is_machine_readable(files):
 def test_unreadable_files_give_a_message_and_a_failing_exit_code(files):
     folder, paths, _ = files
     good = str(next(iter(paths.values())))
-    result = digitrec("predict", str(folder / "notes.txt"), str(folder / "missing.png"), good)
+    result = run_cli("predict", str(folder / "notes.txt"), str(folder / "missing.png"), good)
     assert result.returncode == 1
     assert "notes.txt: error: This is not an image we can read" in result.stderr
     assert "missing.png: error: cannot read the file" in result.stderr
@@ -67,12 +58,12 @@ def test_unreadable_files_give_a_message_and_a_failing_exit_code(files):
 
 def test_predict_reads_a_number(files):
     folder, _, digits = files
-    result = digitrec("predict", "--number", "--json", str(folder / "number.png"))
+    result = run_cli("predict", "--number", "--json", str(folder / "number.png"))
     assert json.loads(result.stdout)["number"] == "".join(map(str, digits))
 
 
 def test_evaluate_reports_accuracy_of_the_shipped_model(tmp_path):
-    result = digitrec("evaluate", "--report", str(tmp_path))
+    result = run_cli("evaluate", "--report", str(tmp_path))
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.split("Accuracy: ")[1].split("%")[0])
     assert accuracy >= 99.5
@@ -82,6 +73,6 @@ def test_evaluate_reports_accuracy_of_the_shipped_model(tmp_path):
 
 
 def test_evaluate_explains_a_bad_data_folder(tmp_path):
-    result = digitrec("evaluate", "--data", str(tmp_path))
+    result = run_cli("evaluate", "--data", str(tmp_path))
     assert result.returncode == 2
     assert "is missing from" in result.stderr and "Traceback" not in result.stderr
