@@ -14,8 +14,7 @@ const strokes = []; // each stroke: [[x, y], ...] in canvas fractions (0-1)
 let current = null;
 let timer = null;
 let inFlight = null;
-let lastSent = null; // {blob, source} of the image the answer is about
-let lastAnswer = null; // the API's answer shown, for corrections
+let lastSent = null; // {blob, source, answer}: the image the answer shown is about
 let chosenDigit = null; // which digit of a number the person is correcting
 
 // ---- drawing -------------------------------------------------------------------------
@@ -222,7 +221,7 @@ async function send(blob, source) {
       showBoxes(boxesFor(source), []);
       return;
     }
-    lastSent = { blob, source };
+    lastSent = { blob, source, answer: body };
     showResult(body, source);
   } catch (error) {
     if (error.name !== "AbortError") showError("Could not reach the server. Check your connection.");
@@ -243,6 +242,8 @@ function confidenceWords(p, uncertain) {
   return "Fairly sure";
 }
 
+const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
+
 function showResult(body, source) {
   $("error-message").hidden = true;
   $("feedback-status").textContent = "";
@@ -252,7 +253,7 @@ function showResult(body, source) {
   // The answer says what it is about: only that input is shown (see usePicture, clearAll).
   $("result-title").textContent = !body ? "Answer" : source === "canvas" ? "Answer: your drawing" : "Answer: your picture";
   if (!body) return;
-  const several = body.digits && body.digits.length > 1;
+  const several = isNumber(body);
   const digitEl = $("result-digit");
   const numberEl = $("result-number");
   digitEl.hidden = several;
@@ -288,7 +289,6 @@ function showResult(body, source) {
     $(`prob-value-${d}`).textContent = percent(p);
   });
 
-  lastAnswer = body;
   chosenDigit = null;
   $("feedback-title").textContent = several
     ? "Wrong? Tap the digit that is wrong, then the right digit:"
@@ -314,7 +314,7 @@ function showResult(body, source) {
     }),
   );
   $("model-view").src = body.input_28x28;
-  showBoxes(boxesFor(source), body.digits && body.digits.length > 1 ? body.digits : []);
+  showBoxes(boxesFor(source), several ? body.digits : []);
   say(announcement);
 }
 
@@ -353,14 +353,15 @@ function chooseDigit(index) {
   for (const button of document.querySelectorAll(".digit-choice")) {
     button.setAttribute("aria-pressed", String(button.dataset.testid === `digit-choice-${index}`));
   }
-  const read = lastAnswer.digits[index].digit;
+  const read = lastSent.answer.digits[index].digit;
   $("feedback-status").textContent = `Digit ${index + 1} (read as ${read}): now tap the right digit.`;
 }
 
 async function sendCorrection(correct) {
-  if (!lastSent || !lastAnswer) return;
+  if (!lastSent) return;
+  const answer = lastSent.answer;
   const status = $("feedback-status");
-  const several = lastAnswer.digits && lastAnswer.digits.length > 1;
+  const several = isNumber(answer);
   if (several && chosenDigit === null) {
     status.textContent = "First tap the digit that is wrong, above.";
     return;
@@ -368,10 +369,10 @@ async function sendCorrection(correct) {
   // A number is corrected one digit at a time: the server stores that digit's own 28x28.
   const form = new FormData();
   form.append("image", lastSent.blob, "image");
-  form.append("predicted", String(several ? lastAnswer.digits[chosenDigit].digit : lastAnswer.digit));
+  form.append("predicted", String(several ? answer.digits[chosenDigit].digit : answer.digit));
   form.append("correct", String(correct));
   if (several) form.append("digit_index", String(chosenDigit));
-  if (lastAnswer.request_id) form.append("request_id", lastAnswer.request_id);
+  if (answer.request_id) form.append("request_id", answer.request_id);
   status.textContent = "Sending…";
   try {
     const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
