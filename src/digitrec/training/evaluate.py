@@ -69,6 +69,9 @@ def onnx_probabilities(model: Path | Recognizer | None, images: np.ndarray) -> n
 
 
 def metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy and calibration on digits: a model with a "not a digit" class (an 11th
+    column) is scored on its ten digit columns, i.e. on which digit it would answer."""
+    probabilities = probabilities[:, :10]
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (labels, predicted), 1)

@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from digitrec.engine.preprocess import from_uint8_28x28
-from digitrec.training import evaluate, mnist
+from digitrec.engine.errors import NoDigitFound
+from digitrec.engine.preprocess import from_uint8_28x28, to_mnist_28x28, to_uint8_28x28
+from digitrec.training import evaluate, mnist, negatives
 from digitrec.training.augment import Augmentation
+
+NOT_A_DIGIT = 10  # the eleventh class
+CLASSES = 11
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class Hyperparameters:
     validation_size: int = 5000  # held out from the 60k training images, for choosing
     uncertain_share: float = 0.01  # share of validation digits we accept to flag "not sure"
     seed: int = 20261121
+    # The "not a digit" class: this many drawings of letters, shapes and scribbles
+    # (training.negatives), and a separate set for validation.
+    negatives: int = 12000
+    validation_negatives: int = 2000
+    # Share of training digits shown as the engine turns them into 28x28 again (what the
+    # server gives the model for an MNIST digit sent as a PNG) instead of as they are.
+    engine_share: float = 0.5
     augmentation: Augmentation = field(default_factory=Augmentation)
 
 
@@ -57,7 +68,7 @@ def build_model(dropout: float):
     x = conv(x, 128, 4)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(10, name="logits")(x)
+    logits = layers.Dense(CLASSES, name="logits")(x)
     return keras.Model(inputs, logits, name="digitrec_cnn")
 
 
@@ -90,21 +101,36 @@ def train(
         x_train = np.concatenate([x_train, extra[0]])
         y_train = np.concatenate([y_train, extra[1]])
     x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
+    # Validation digits are given as the server gives them to the model.
+    x_val = through_engine(x_val)
+    shares = (hp.negatives, hp.validation_negatives)
+    if limit:
+        shares = tuple(max(n * limit // 55000, 20) for n in shares)
+    neg_train = negatives.images(shares[0], seed=hp.seed)
+    neg_val = negatives.images(shares[1], seed=hp.seed + 1)
+    x_train_engine = np.concatenate([through_engine(x_train), neg_train])
+    x_train = np.concatenate([x_train, neg_train])
+    y_train = np.concatenate([y_train, np.full(len(neg_train), NOT_A_DIGIT, y_train.dtype)])
+    digits_val = len(x_val)
+    x_val = np.concatenate([x_val, neg_val])
+    y_val = np.concatenate([y_val, np.full(len(neg_val), NOT_A_DIGIT, y_val.dtype)])
 
     def as_float(x):
         return from_uint8_28x28(x)[..., None]
 
+    def pick(x, x_engine, y):
+        use_engine = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.engine_share
+        x = tf.where(use_engine, x_engine, x)
+        return augment_batch(x, hp.augmentation), tf.one_hot(y, CLASSES)
+
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((as_float(x_train), y_train))
+        tf.data.Dataset.from_tensor_slices((as_float(x_train), as_float(x_train_engine), y_train))
         .shuffle(len(x_train), seed=hp.seed, reshuffle_each_iteration=True)
         .batch(hp.batch_size)
-        .map(
-            lambda x, y: (augment_batch(x, hp.augmentation), tf.one_hot(y, 10)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        .map(pick, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices((as_float(x_val), tf.one_hot(y_val, 10))).batch(512)
+    val_ds = tf.data.Dataset.from_tensor_slices((as_float(x_val), tf.one_hot(y_val, CLASSES))).batch(512)
 
     # --- model and schedule: linear warm-up, then cosine decay to zero.
     model = build_model(hp.dropout)
@@ -127,7 +153,11 @@ def train(
     val_logits = model.predict(as_float(x_val), batch_size=512, verbose=0)
     temperature = evaluate.fit_temperature(val_logits, y_val)
     val_probs = evaluate.softmax(val_logits / temperature)
-    uncertain_below = float(np.quantile(val_probs.max(axis=1), hp.uncertain_share))
+    # A digit is refused when "not a digit" wins or the best digit is less sure than this:
+    # the threshold makes the two together refuse ``uncertain_share`` of validation digits.
+    digit_score = np.where(val_probs.argmax(1) == NOT_A_DIGIT, 0.0, val_probs[:, :NOT_A_DIGIT].max(axis=1))
+    uncertain_below = float(np.quantile(digit_score[:digits_val], hp.uncertain_share))
+    caught = (digit_score[digits_val:] < uncertain_below).mean() if len(neg_val) else 0.0
 
     # --- export: logits / T -> softmax, so the ONNX file outputs calibrated probabilities.
     inputs = keras.Input((28, 28, 1), name="image")
@@ -144,6 +174,9 @@ def train(
     # --- the model card: measured through ONNX Runtime, the path the server uses.
     test_probs = evaluate.onnx_probabilities(out, data.test_images)
     test = evaluate.metrics(test_probs, data.test_labels)
+    served = evaluate.metrics(
+        evaluate.onnx_probabilities(out, through_engine(data.test_images)), data.test_labels
+    )
     import onnx
     import onnxruntime
 
@@ -152,18 +185,23 @@ def train(
         "version": time.strftime("%Y%m%d-%H%M%S", time.gmtime()),
         "model_file": out.name,
         "input": "float32 (N, 28, 28, 1), ink 1.0 on background 0.0, MNIST-style centring",
-        "output": "float32 (N, 10), calibrated probabilities of digits 0-9",
+        "output": "float32 (N, 11), calibrated probabilities of digits 0-9 and of not a digit",
+        "classes": [str(d) for d in range(10)] + ["not a digit"],
         "test_accuracy": test["accuracy"],
         "test_per_class_accuracy": test["per_class_accuracy"],
         "test_confusion_matrix": test["confusion_matrix"],
         "test_ece_15_bins": test["ece"],
         "test_errors": test["errors"],
-        "validation_accuracy": float((val_probs.argmax(1) == y_val).mean()),
+        "test_accuracy_through_engine": served["accuracy"],
+        "validation_accuracy": float((val_probs[:digits_val].argmax(1) == y_val[:digits_val]).mean()),
         "validation_ece_15_bins": evaluate.expected_calibration_error(val_probs, y_val),
+        "validation_not_digits_refused": float(caught),
+        "negatives": int(len(neg_train)),
         "temperature": temperature,
         "uncertain_below": uncertain_below,
         "uncertain_rule": (
-            f"confidence below the {hp.uncertain_share:.0%} quantile of validation confidences"
+            f"'not a digit' wins, or the best digit's confidence is below the threshold that "
+            f"together refuse {hp.uncertain_share:.1%} of validation digits"
         ),
         "parameters": int(model.count_params()),
         "epochs": hp.epochs,
@@ -188,3 +226,15 @@ def train(
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def through_engine(images: np.ndarray) -> np.ndarray:
+    """MNIST uint8 28x28 digits as the engine makes them again when they are sent as files
+    (found, cropped, scaled and centred anew); a digit the engine refuses stays as it is."""
+    out = images.copy()
+    for i, image in enumerate(images):
+        try:
+            out[i] = to_uint8_28x28(to_mnist_28x28(image))
+        except NoDigitFound:
+            continue
+    return out
