@@ -35,9 +35,13 @@ def test_predict_multipart(client, digit_images):
     assert response.status_code == 200
     assert body["digit"] == 7
     assert 0 < body["confidence"] <= 1 and isinstance(body["uncertain"], bool)
-    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-3
+    assert len(body["probabilities"]) == 10 and 0 <= body["not_digit"] <= 1
+    assert abs(sum(body["probabilities"]) + body["not_digit"] - 1) < 1e-3
     assert body["model"] and body["elapsed_ms"] >= 0 and body["request_id"]
-    assert "input_28x28" not in body and "number" not in body
+    assert "input_28x28" not in body
+    # Number first, also for one digit: the number is that digit, the list holds it once.
+    assert body["number"] == "7" and body["box"] is None
+    assert body["digits"] == [{k: body[k] for k in body["digits"][0]}]
 
 
 def test_predict_raw_body(client, digit_images):
@@ -69,6 +73,10 @@ def test_multi_reads_a_number_with_boxes(client, mnist_test_set):
     body = client.post("/api/v1/predict?multi=1", data=data, content_type="image/png").get_json()
     assert body["number"] == "".join(str(labels[i]) for i in (0, 1, 2, 3))
     assert len(body["digits"]) == 4
+    # The top level describes the number, never the picture squashed into one digit.
+    assert body["digit"] is None and "probabilities" not in body
+    assert body["confidence"] == pytest.approx(np.prod([d["confidence"] for d in body["digits"]]), abs=1e-3)
+    assert body["uncertain"] == any(d["uncertain"] for d in body["digits"])
     xs = [d["box"]["x"] for d in body["digits"]]
     assert xs == sorted(xs)
     for d in body["digits"]:

@@ -62,6 +62,21 @@ def test_predict_reads_a_number(files):
     assert json.loads(result.stdout)["number"] == "".join(map(str, digits))
 
 
+@pytest.mark.parametrize("number", [False, True])
+def test_predict_json_is_the_api_answer(files, client, number):
+    """One result shape: the CLI prints for a file what the API answers for it, field for
+    field, but for the request's own id and time (the CLI names the file instead)."""
+    folder, paths, _ = files
+    path = folder / "number.png" if number else paths[min(paths)]
+    printed = json.loads(run_cli("predict", "--json", *(["--number"] if number else []), str(path)).stdout)
+    answered = client.post(
+        "/api/v1/predict" + ("?multi=1" if number else ""), data=path.read_bytes(), content_type="image/png"
+    ).get_json()
+    assert printed.pop("file") == str(path)
+    assert {k: v for k, v in answered.items() if k not in ("request_id", "elapsed_ms")} == printed
+    assert len(printed["digits"]) == (3 if number else 1)
+
+
 def test_evaluate_reports_accuracy_of_the_shipped_model(tmp_path):
     result = run_cli("evaluate", "--report", str(tmp_path))
     assert result.returncode == 0, result.stderr

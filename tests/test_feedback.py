@@ -312,3 +312,38 @@ def test_a_single_digit_takes_no_other_index_than_0(feedback_app, store, digit_i
     )
     response = post_json(client, image=data_url(digit_images[7]), predicted=1, correct=7, digit_index=0)
     assert response.status_code == 201 and store.get(response.get_json()["id"]).digit_index is None
+
+
+# ---- a typed number ---------------------------------------------------------------------
+
+
+def test_a_typed_number_is_stored_apart_and_never_exported_as_digits(feedback_app, store, forty_two):
+    """Digits miscounted: the person types the whole number. It is kept with the picture as
+    a number-level correction; the one-digit corrections (and so training) never see it."""
+    client = feedback_app.test_client()
+    response = post_json(client, image=data_url(forty_two), correct_number="412", request_id="n-2")
+    assert response.status_code == 201 and response.get_json()["kind"] == "number"
+    assert store.number_corrections() == [(response.get_json()["id"], "42", "412")]
+    assert store.count() == 0 and len(store.export()[0]) == 0
+    form = {"image": (io.BytesIO(forty_two), "n.png"), "correct_number": "4200"}
+    assert client.post("/api/v1/feedback", data=form).status_code == 201
+    assert [row[2] for row in store.number_corrections()] == ["4200", "412"]
+
+
+def test_a_typed_number_is_checked(feedback_app, store, forty_two):
+    client = feedback_app.test_client()
+    cases = {
+        "invalid_number": [{"correct_number": n} for n in ("4 2", "-42", "٤٢", "4" * 33, 42)],
+        "not_a_correction": [{"correct_number": "42"}],
+        "ambiguous_correction": [{"correct_number": "41", "correct": 1, "digit_index": 1}],
+    }
+    for code, bodies in cases.items():
+        for body in bodies:
+            response = post_json(client, image=data_url(forty_two), **body)
+            assert response.status_code == 422, body
+            assert response.get_json()["error"]["code"] == code, body
+    assert (
+        "42"
+        in post_json(client, image=data_url(forty_two), correct_number="42").get_json()["error"]["message"]
+    )
+    assert store.number_corrections() == [] and store.count() == 0

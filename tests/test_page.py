@@ -478,3 +478,35 @@ def test_correcting_one_digit_of_a_number_stores_that_digit(
     _assert_same_origin(requests, url)
     rows = FeedbackStore(database).recent(10)
     assert [(r.predicted, r.correct, r.digit_index) for r in rows] == [(2, 3, 1)]
+
+
+def test_typing_the_whole_number_when_the_digits_were_miscounted(browser, server_with_data):
+    """A 7 written with a gap read as two digits: the person types 7; it is kept as a
+    number-level correction, and the one-digit corrections are untouched."""
+    url, database = server_with_data
+    before = FeedbackStore(database).count()
+    context, page, requests = _open(browser, url)
+    try:
+        strokes = shifted(STROKES[4], dx=-0.22, scale=0.55) + shifted(STROKES[2], dx=0.22, scale=0.55)
+        draw_with_mouse(page, strokes)
+        wait_for_answer(page, "42", testid="result-number")
+        # Every digit of a number shows its own 28x28; no squashed whole, no ten bars.
+        assert page.locator(".digit-choice img").count() == 2
+        assert not page.get_by_test_id("model-view").is_visible() and not page.locator("#bars").is_visible()
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        page.get_by_test_id("copy").click()
+        sync_api.expect(page.get_by_test_id("copy")).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == "42"
+        page.get_by_test_id("typed-number").fill("4x2")
+        page.get_by_test_id("send-number").click()
+        assert FeedbackStore(database).number_corrections(1) == []  # the browser refused it
+        page.get_by_test_id("typed-number").fill("412")
+        page.get_by_test_id("typed-number").press("Enter")
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as the number 412")
+        screenshot(page, "typed-number-1280x800.png")
+    finally:
+        context.close()
+    _assert_same_origin(requests, url)
+    store = FeedbackStore(database)
+    assert [(read, typed) for _, read, typed in store.number_corrections(10)] == [("42", "412")]
+    assert store.count() == before

@@ -20,7 +20,7 @@ def test_each_digit_is_recognised_with_a_full_result(recognizer, digit_images):
         result = recognizer.recognize(data)
         assert result.digit == digit
         assert len(result.probabilities) == 10
-        assert sum(result.probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert sum(result.probabilities) + result.not_digit == pytest.approx(1.0, abs=1e-4)
         assert result.confidence == max(result.probabilities)
         assert result.input_28x28.shape == (28, 28)
         assert isinstance(result.uncertain, bool)

@@ -119,15 +119,16 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
     for name in files:
         try:
             data = Path(name).read_bytes()
-            if number:
-                whole, reading = recognizer.recognize_and_read_number(data)
-                text = f"{name}: {reading.number}" + (" (not sure)" if reading.uncertain else "")
-            else:
-                whole, reading = recognizer.recognize(data), None
-                text = f"{name}: {whole.digit} ({whole.confidence:.1%} sure)" + (
-                    ", not sure" if whole.uncertain else ""
-                )
-            row = {"file": name, **result_json(whole, reading), "model": recognizer.version}
+            digits = recognizer.read_number(data).digits if number else [recognizer.recognize(data)]
+            answer = result_json(digits)
+            text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
+                ", does not look like a digit"
+                if any(not d.looks_like_digit for d in digits)
+                else ", not sure"
+                if answer["uncertain"]
+                else ""
+            )
+            row = {"file": name, **answer, "model": recognizer.version}
         except OSError as error:
             failed = True
             row = {"file": name, "error": {"code": "unreadable", "message": error.strerror}}

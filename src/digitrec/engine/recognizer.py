@@ -34,9 +34,15 @@ class Prediction:
     digit: int
     confidence: float
     uncertain: bool
-    probabilities: tuple[float, ...]  # ten values, digits 0-9, summing to 1
+    probabilities: tuple[float, ...]  # ten values, digits 0-9; with not_digit they sum to 1
     input_28x28: np.ndarray  # float32 (28, 28) in [0, 1]: exactly what the model saw
     box: DigitBox | None = None  # where the digit is in the original image (multi-digit)
+    not_digit: float = 0.0  # probability that this is not a digit at all (11-class models)
+
+    @property
+    def looks_like_digit(self) -> bool:
+        """False when "not a digit" is the model's first choice."""
+        return self.not_digit <= self.confidence
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,8 @@ class Recognizer:
         self.uncertain_below = float(self.card.get("uncertain_below", 0.5))
 
     def predict_tensors(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities."""
+        """(N, 28, 28) float32 in [0, 1] -> (N, 10) probabilities of the digits 0-9, or
+        (N, 11) for a model whose eleventh class is "not a digit"."""
         batch = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
         return self._session.run(None, {self._input: batch})[0]
 
@@ -132,14 +139,19 @@ class Recognizer:
         return min(cuts, key=lambda o: (len(o), -min(p.confidence for p, _ in o)), default=as_is)
 
     def _prediction(self, probabilities: np.ndarray, image: np.ndarray) -> Prediction:
-        digit = int(probabilities.argmax())
-        confidence = float(probabilities[digit])
+        digits = probabilities[:10]
+        digit = int(digits.argmax())
+        confidence = float(digits[digit])
+        not_digit = float(probabilities[10]) if len(probabilities) > 10 else 0.0
         return Prediction(
             digit=digit,
             confidence=confidence,
-            uncertain=confidence < self.uncertain_below,
-            probabilities=tuple(float(p) for p in probabilities),
+            # The model card's rule: unsure when "not a digit" wins or the best digit is
+            # less sure than the threshold fitted on held-out digits.
+            uncertain=not_digit > confidence or confidence < self.uncertain_below,
+            probabilities=tuple(float(p) for p in digits),
             input_28x28=image,
+            not_digit=not_digit,
         )
 
 

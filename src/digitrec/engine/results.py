@@ -1,8 +1,14 @@
-"""Results as plain JSON-ready dicts: the one shape the API and the CLI both answer with.
+"""Results as plain JSON-ready dicts: the one shape the API, the CLI and the page share.
 
-``{"digit", "confidence", "uncertain", "probabilities"}`` for the image read as one digit,
-plus ``number`` and ``digits`` (each with its ``box``) when it was also read as a number,
-and ``input_28x28`` (a PNG data URL of what the model saw) when asked to explain.
+Number first, whatever was read: ``number`` (the digits as a string), ``confidence`` (how
+sure the whole answer is: the product of its digits' confidences), ``uncertain`` (any digit
+unsure) and ``digits``, one entry per digit left to right, each with its ``digit``,
+``confidence``, ``uncertain``, ``not_digit`` (the probability that it is no digit at all),
+``probabilities`` of 0-9, ``box`` (where it is in the picture; null when the picture was read
+as one digit) and, when asked to explain, ``input_28x28`` (a PNG data URL of what the model
+saw). When the answer is one digit, that digit's fields are also at the top level
+(``digit``, ``probabilities``...), so a client that reads one digit needs no list; when it is
+several, the top level never describes a squashed whole: ``digit`` is null.
 """
 
 from __future__ import annotations
@@ -10,24 +16,29 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
+import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
 
 from digitrec.engine.preprocess import to_uint8_28x28
-from digitrec.engine.recognizer import NumberReading, Prediction
+from digitrec.engine.recognizer import Prediction
 
 
-def result_json(whole: Prediction, reading: NumberReading | None = None, explain: bool = False) -> dict:
-    """The answer for one image: as one digit, and (if read) as a number."""
-    body = prediction_json(whole, explain)
-    if reading is not None:
-        body["number"] = reading.number
-        body["digits"] = [
-            {**prediction_json(digit, explain), "box": dataclasses.asdict(digit.box)}
-            for digit in reading.digits
-        ]
-    return body
+def result_json(digits: Sequence[Prediction], explain: bool = False) -> dict:
+    """The answer for one image: the digits read in it, left to right (at least one)."""
+    entries = [prediction_json(digit, explain) for digit in digits]
+    body = {
+        "number": "".join(str(d.digit) for d in digits),
+        "confidence": round(math.prod(d.confidence for d in digits), 4),
+        "uncertain": any(d.uncertain for d in digits),
+    }
+    if len(entries) == 1:
+        body = {**entries[0], **body}
+    else:
+        body["digit"] = None
+    return {**body, "digits": entries}
 
 
 def prediction_json(result: Prediction, explain: bool = False) -> dict:
@@ -35,7 +46,9 @@ def prediction_json(result: Prediction, explain: bool = False) -> dict:
         "digit": result.digit,
         "confidence": round(result.confidence, 4),
         "uncertain": result.uncertain,
+        "not_digit": round(result.not_digit, 4),
         "probabilities": [round(p, 4) for p in result.probabilities],
+        "box": dataclasses.asdict(result.box) if result.box else None,
     }
     if explain:
         body["input_28x28"] = png_data_url(result.input_28x28)

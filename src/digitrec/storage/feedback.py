@@ -68,6 +68,22 @@ class Correction(Base):
     digit_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # which digit of a number
 
 
+class NumberCorrection(Base):
+    """A picture read as the wrong number of digits, and the number the person typed: kept
+    for people to look at and for number reading to be measured on, never exported as
+    one-digit examples (nobody said which part of the picture is which digit)."""
+
+    __tablename__ = "number_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    predicted: Mapped[str] = mapped_column(String(64))  # the number read
+    correct: Mapped[str] = mapped_column(String(64))  # the number typed
+    model_version: Mapped[str] = mapped_column(String(64))
+    original: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 @dataclass(frozen=True)
 class StoredCorrection:
     id: int
@@ -282,6 +298,35 @@ class FeedbackStore:
             session.add(row)
             session.flush()
             return row.id
+
+    def add_number(
+        self,
+        predicted: str,
+        correct: str,
+        model_version: str,
+        original: bytes | None = None,
+        request_id: str | None = None,
+    ) -> int:
+        row = NumberCorrection(
+            created_at=datetime.now(timezone.utc),
+            predicted=predicted,
+            correct=correct,
+            model_version=model_version,
+            original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
+            request_id=request_id,
+        )
+        with self._available(), self._session() as session, session.begin():
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def number_corrections(self, limit: int = 100) -> list[tuple[int, str, str]]:
+        """(id, number read, number typed) of the latest number-level corrections."""
+        query = select(NumberCorrection.id, NumberCorrection.predicted, NumberCorrection.correct)
+        with self._available(), self._session() as session:
+            return [
+                tuple(row) for row in session.execute(query.order_by(NumberCorrection.id.desc()).limit(limit))
+            ]
 
     def recent(self, limit: int = 100) -> list[StoredCorrection]:
         query = select(Correction).order_by(Correction.id.desc()).limit(limit)

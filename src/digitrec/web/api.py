@@ -33,7 +33,8 @@ HOW_TO_SEND = (
 )
 HOW_TO_CORRECT = (
     "Send the correction as multipart/form-data (image, predicted, correct) or as "
-    'JSON {"image": "<data URL or base64>", "predicted": 3, "correct": 8}.'
+    'JSON {"image": "<data URL or base64>", "predicted": 3, "correct": 8} (add "digit_index" '
+    'for one digit of a number, or send "correct_number": "2024" instead when the digits were miscounted).'
 )
 
 
@@ -55,12 +56,10 @@ def predict():
     started = time.perf_counter()
     data = image_from_request()
     model = recognizer()
-    if _flag("multi"):
-        result, reading = model.recognize_and_read_number(data)  # decodes once
-    else:
-        result, reading = model.recognize(data), None
-    metrics.observe_prediction(result.digit)
-    body = {**result_json(result, reading, explain=_flag("explain")), "model": model.version}
+    digits = model.read_number(data).digits if _flag("multi") else [model.recognize(data)]
+    for digit in digits:
+        metrics.observe_prediction(digit.digit)
+    body = {**result_json(digits, explain=_flag("explain")), "model": model.version}
     body["request_id"] = g.request_id
     body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return jsonify(body)
@@ -82,13 +81,15 @@ def feedback():
             raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + HOW_TO_CORRECT)
     else:
         raise RequestProblem(415, "unsupported_media_type", HOW_TO_CORRECT)
-    predicted = _label(fields.get("predicted"), "predicted", from_form)
-    correct = _label(fields.get("correct"), "correct", from_form)
     request_id = fields.get("request_id")
     if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID_PATTERN.match(request_id)):
         raise RequestProblem(
             400, "bad_request_id", "request_id must be 1-64 letters, digits, '.', '_' or '-'."
         )
+    if fields.get("correct_number") not in (None, ""):
+        return _number_correction(fields, request_id)
+    predicted = _label(fields.get("predicted"), "predicted", from_form)
+    correct = _label(fields.get("correct"), "correct", from_form)
     digit_index = _digit_index(fields.get("digit_index"), from_form)
     data = image_from_request(HOW_TO_CORRECT)
     model = recognizer()
@@ -119,7 +120,34 @@ def feedback():
     correction_id = store().add(
         target.input_28x28, predicted, correct, model.version, data, request_id, digit_index
     )
-    return jsonify({"id": correction_id}), 201
+    return jsonify({"id": correction_id, "kind": "digit"}), 201
+
+
+def _number_correction(fields, request_id: str | None):
+    """The person typed the whole number (the digits were miscounted): stored with the
+    picture as a number-level correction, never as one-digit examples."""
+    typed = fields.get("correct_number")
+    if fields.get("correct") not in (None, "") or fields.get("digit_index") not in (None, ""):
+        raise RequestProblem(
+            422,
+            "ambiguous_correction",
+            "Send either 'correct' (one digit, with 'digit_index' for a number) or 'correct_number', not both.",
+        )
+    if not (isinstance(typed, str) and typed.isascii() and typed.isdigit() and len(typed) <= MAX_NUMBER):
+        raise RequestProblem(
+            422, "invalid_number", f"'correct_number' must be a string of 1 to {MAX_NUMBER} digits 0-9."
+        )
+    data = image_from_request(HOW_TO_CORRECT)
+    model = recognizer()
+    read = model.read_number(data).number
+    if typed == read:
+        raise RequestProblem(
+            422,
+            "not_a_correction",
+            f"The picture was read as {read}, the number you typed: nothing to correct.",
+        )
+    correction_id = store().add_number(read, typed, model.version, data, request_id)
+    return jsonify({"id": correction_id, "kind": "number"}), 201
 
 
 def _digit_index(value, from_form: bool) -> int | None:
@@ -132,6 +160,9 @@ def _digit_index(value, from_form: bool) -> int | None:
             422, "invalid_digit_index", "'digit_index' must be a whole number from 0 (the leftmost digit)."
         )
     return index
+
+
+MAX_NUMBER = 32  # digits in a typed number
 
 
 def _label(value, name: str, from_form: bool) -> int:

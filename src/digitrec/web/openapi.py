@@ -25,14 +25,23 @@ _PROBABILITIES = {
     "items": {"type": "number", "minimum": 0, "maximum": 1},
     "minItems": 10,
     "maxItems": 10,
-    "description": "Probability of each digit 0-9 (calibrated; they sum to 1).",
+    "description": "Probability of each digit 0-9 (calibrated; with not_digit they sum to 1).",
 }
 _DIGIT_FIELDS = {
     "digit": {"type": "integer", "minimum": 0, "maximum": 9},
     "confidence": {"type": "number", "minimum": 0, "maximum": 1},
     "uncertain": {
         "type": "boolean",
-        "description": "True when the confidence is below the model's data-chosen threshold.",
+        "description": (
+            "True when 'not a digit' is likelier than the best digit, or the confidence is below "
+            "the model's data-chosen threshold."
+        ),
+    },
+    "not_digit": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "Probability that this is not a digit at all (a letter, a shape, a scribble).",
     },
     "probabilities": _PROBABILITIES,
     "input_28x28": {
@@ -78,7 +87,7 @@ def openapi_spec(model_version: str) -> dict:
         "paths": {
             "/api/v1/predict": {
                 "post": {
-                    "summary": "Recognise the digit in an image",
+                    "summary": "Recognise the digit (or with ?multi=1 the number) in an image",
                     "operationId": "predict",
                     "parameters": [
                         {
@@ -91,7 +100,11 @@ def openapi_spec(model_version: str) -> dict:
                             "name": "multi",
                             "in": "query",
                             "schema": flag,
-                            "description": "Also read several digits left to right.",
+                            "description": (
+                                "Read every digit, left to right (a number). Without it the image "
+                                "is read as one digit: a client that sends one digit per image "
+                                "(a form field, a crop) never gets it split in two."
+                            ),
                         },
                     ],
                     "requestBody": {
@@ -144,12 +157,18 @@ def openapi_spec(model_version: str) -> dict:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["image", "predicted", "correct"],
+                                    "required": ["image"],
+                                    "description": (
+                                        "Either one digit (predicted, correct, and digit_index "
+                                        "for a digit of a number) or correct_number, the whole "
+                                        "number typed when the digits were miscounted."
+                                    ),
                                     "properties": {
                                         "image": {
                                             "type": "string",
                                             "description": "A data URL or plain base64.",
                                         },
+                                        "correct_number": {"type": "string", "pattern": "^[0-9]{1,32}$"},
                                         "predicted": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "correct": {"type": "integer", "minimum": 0, "maximum": 9},
                                         "request_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
@@ -165,9 +184,10 @@ def openapi_spec(model_version: str) -> dict:
                             "multipart/form-data": {
                                 "schema": {
                                     "type": "object",
-                                    "required": ["image", "predicted", "correct"],
+                                    "required": ["image"],
                                     "properties": {
                                         "image": {"type": "string", "format": "binary"},
+                                        "correct_number": {"type": "string", "pattern": "^[0-9]{1,32}$"},
                                         "predicted": {"type": "string", "pattern": "^[0-9]$"},
                                         "correct": {"type": "string", "pattern": "^[0-9]$"},
                                         "request_id": {"type": "string"},
@@ -180,13 +200,21 @@ def openapi_spec(model_version: str) -> dict:
                     "responses": {
                         "201": _json(
                             "Stored",
-                            {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
+                            {
+                                "type": "object",
+                                "required": ["id", "kind"],
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "kind": {"enum": ["digit", "number"]},
+                                },
+                            },
                         ),
                         "400": _error("Malformed request or missing field"),
                         "413": _error("Body or image over the size limit"),
                         "415": _error("Not a supported image"),
                         "422": _error(
-                            "A label is not a digit 0-9, no digit in the image, or a number without a valid digit_index"
+                            "A label is not a digit 0-9, no digit in the image, a number without a valid "
+                            "digit_index, or a typed number that is not one or is what was read"
                         ),
                         "503": _error("The corrections database is unavailable (storage_unavailable)"),
                         "429": _error("Rate limited"),
@@ -259,37 +287,62 @@ def openapi_spec(model_version: str) -> dict:
                 },
                 "Digit": {
                     "type": "object",
-                    "required": ["digit", "confidence", "uncertain", "probabilities", "box"],
-                    "properties": {**_DIGIT_FIELDS, "box": {"$ref": "#/components/schemas/Box"}},
+                    "required": ["digit", "confidence", "uncertain", "not_digit", "probabilities", "box"],
+                    "properties": {
+                        **_DIGIT_FIELDS,
+                        "box": {
+                            "oneOf": [{"$ref": "#/components/schemas/Box"}, {"type": "null"}],
+                            "description": "Where the digit is; null when the image was read as one digit.",
+                        },
+                    },
                 },
                 "Prediction": {
                     "type": "object",
                     "description": (
-                        "The answer for one image. `digitrec predict --json` prints the same "
-                        "object for each file, with `file` in place of `request_id` and "
-                        "`elapsed_ms` (and `--number` as `?multi=1`)."
+                        "The answer for one image, number first: `number`, how sure the whole "
+                        "answer is, and `digits`, one entry per digit read, left to right. When "
+                        "the answer is one digit, its fields are also at the top level; when it "
+                        "is several, `digit` is null and there are no top-level probabilities "
+                        "(the top level never describes the image squashed into one digit). "
+                        "`digitrec predict --json` prints the same object for each file, with "
+                        "`file` in place of `request_id` and `elapsed_ms` (and `--number` as "
+                        "`?multi=1`)."
                     ),
                     "required": [
+                        "number",
                         "digit",
                         "confidence",
                         "uncertain",
-                        "probabilities",
+                        "digits",
                         "model",
                         "elapsed_ms",
                         "request_id",
                     ],
                     "properties": {
                         **_DIGIT_FIELDS,
+                        "digit": {
+                            "oneOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"type": "null"}],
+                            "description": "The digit, when one was read; null for a number of several.",
+                        },
+                        "confidence": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": 1,
+                            "description": "How sure the whole answer is: the product of the digits' confidences.",
+                        },
+                        "uncertain": {"type": "boolean", "description": "True when any digit is uncertain."},
+                        "box": {"oneOf": [{"$ref": "#/components/schemas/Box"}, {"type": "null"}]},
                         "model": {"type": "string"},
                         "elapsed_ms": {"type": "number", "minimum": 0},
                         "request_id": {"type": "string"},
                         "number": {
                             "type": "string",
                             "pattern": "^[0-9]+$",
-                            "description": "With ?multi=1: all digits, left to right.",
+                            "description": "All digits read, left to right (one digit without ?multi=1).",
                         },
                         "digits": {
                             "type": "array",
+                            "minItems": 1,
                             "items": {"$ref": "#/components/schemas/Digit"},
                         },
                     },

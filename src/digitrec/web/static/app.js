@@ -247,6 +247,7 @@ const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
 function showResult(body, source) {
   $("error-message").hidden = true;
   $("feedback-status").textContent = "";
+  $("typed-number").value = "";
   const panel = $("result");
   panel.hidden = !body;
   $("placeholder").hidden = Boolean(body);
@@ -261,16 +262,20 @@ function showResult(body, source) {
   digitEl.textContent = String(body.digit);
   numberEl.textContent = several ? body.number : "";
   numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
-  panel.classList.toggle("uncertain", several ? body.digits.some((d) => d.uncertain) : body.uncertain);
+  panel.classList.toggle("uncertain", body.uncertain);
 
   const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
   let announcement;
   if (several) {
-    const low = Math.min(...body.digits.map((d) => d.confidence));
-    const unsure = body.digits.some((d) => d.uncertain);
-    $("result-confidence").textContent = `${confidenceWords(low, unsure)}: least sure digit ${percent(low)}`;
-    $("result-alternatives").textContent = unsure ? "Some digits are unclear; try writing them more clearly." : "";
+    // How sure the whole number is (the product of its digits' confidences).
+    $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
+    $("result-alternatives").textContent = body.uncertain ? "Some digits are unclear: check them below." : "";
     announcement = `Answer: the number ${body.number}.`;
+  } else if (body.not_digit > body.confidence) {
+    // The model's first choice is "not a digit": say so, and keep the best digit as a guess.
+    $("result-confidence").textContent = `This does not look like a digit (${percent(body.not_digit)})`;
+    $("result-alternatives").textContent = `If it is one, the best guess is ${body.digit} (${percent(body.confidence)}).`;
+    announcement = `This does not look like a digit. Best guess: ${body.digit}.`;
   } else {
     $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
     const ranked = body.probabilities.map((p, d) => [p, d]).sort((a, b) => b[0] - a[0]);
@@ -280,14 +285,19 @@ function showResult(body, source) {
     announcement = `Answer: ${body.digit}. ${$("result-confidence").textContent}.`;
   }
 
+  // One digit: its ten bars and its 28x28; a number: each digit's 28x28 in the list below.
   $("bars").hidden = several;
-  body.probabilities.forEach((p, d) => {
-    const bar = $(`prob-bar-${d}`);
-    bar.style.width = `${(p * 100).toFixed(1)}%`;
-    bar.setAttribute("aria-valuenow", (p * 100).toFixed(0));
-    bar.classList.toggle("top", d === body.digit);
-    $(`prob-value-${d}`).textContent = percent(p);
-  });
+  $("model-seen").hidden = several;
+  if (!several) {
+    body.probabilities.forEach((p, d) => {
+      const bar = $(`prob-bar-${d}`);
+      bar.style.width = `${(p * 100).toFixed(1)}%`;
+      bar.setAttribute("aria-valuenow", (p * 100).toFixed(0));
+      bar.classList.toggle("top", d === body.digit);
+      $(`prob-value-${d}`).textContent = percent(p);
+    });
+    $("model-view").src = body.input_28x28;
+  }
 
   chosenDigit = null;
   $("feedback-title").textContent = several
@@ -313,7 +323,6 @@ function showResult(body, source) {
       return li;
     }),
   );
-  $("model-view").src = body.input_28x28;
   showBoxes(boxesFor(source), several ? body.digits : []);
   say(announcement);
 }
@@ -373,10 +382,32 @@ async function sendCorrection(correct) {
   form.append("correct", String(correct));
   if (several) form.append("digit_index", String(chosenDigit));
   if (answer.request_id) form.append("request_id", answer.request_id);
+  await postCorrection(form, `Thank you: saved as a ${correct}.`);
+}
+
+async function sendNumber(event) {
+  // When the digits were miscounted, the person types the whole number: stored as a
+  // number-level correction (never as one-digit examples).
+  event.preventDefault();
+  if (!lastSent) return;
+  const typed = $("typed-number").value.trim();
+  if (!/^[0-9]{1,32}$/.test(typed)) {
+    $("feedback-status").textContent = "Type the number with the digits 0-9 only.";
+    return;
+  }
+  const form = new FormData();
+  form.append("image", lastSent.blob, "image");
+  form.append("correct_number", typed);
+  if (lastSent.answer.request_id) form.append("request_id", lastSent.answer.request_id);
+  await postCorrection(form, `Thank you: saved as the number ${typed}.`);
+}
+
+async function postCorrection(form, thanks) {
+  const status = $("feedback-status");
   status.textContent = "Sending…";
   try {
     const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
-    if (response.status === 201) status.textContent = `Thank you: saved as a ${correct}.`;
+    if (response.status === 201) status.textContent = thanks;
     else if (response.status === 404) status.textContent = "This server does not collect corrections.";
     else {
       const body = await response.json().catch(() => null);
@@ -387,6 +418,18 @@ async function sendCorrection(correct) {
   }
 }
 
+$("number-fix").addEventListener("submit", sendNumber);
+$("copy").addEventListener("click", async () => {
+  if (!lastSent) return;
+  try {
+    await navigator.clipboard.writeText(lastSent.answer.number);
+    say(`Copied ${lastSent.answer.number}.`);
+    $("copy").textContent = "Copied";
+    setTimeout(() => ($("copy").textContent = "Copy"), 1500);
+  } catch {
+    say("Copying is not allowed here: select the number and copy it by hand.");
+  }
+});
 for (const button of document.querySelectorAll("[data-digit]")) {
   button.addEventListener("click", () => sendCorrection(Number(button.dataset.digit)));
 }
