@@ -142,6 +142,24 @@ def test_every_digit_drawn_with_the_mouse_is_read(desktop):
     screenshot(desktop, "desktop.png")
 
 
+def test_the_answer_comes_while_the_pen_is_still_down(desktop):
+    """Answers while drawing: the 8's one stroke, drawn at a person's pace, gets an answer
+    before the pen lifts, and the answer for the finished digit right after."""
+    box = desktop.get_by_test_id("draw-canvas").bounding_box()
+    points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in STROKES[8][0]]
+    desktop.mouse.move(*points[0])
+    desktop.mouse.down()
+    for point in points[1:-12]:
+        desktop.mouse.move(*point, steps=2)
+        desktop.wait_for_timeout(15)
+    sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_visible(timeout=5000)
+    assert desktop.locator("#error-message").is_hidden()  # half a digit is no error
+    for point in points[-12:]:
+        desktop.mouse.move(*point, steps=2)
+    desktop.mouse.up()
+    wait_for_answer(desktop, "8")
+
+
 def test_drawing_with_a_finger_on_a_phone(phone):
     for digit in (2, 4, 7):
         phone.get_by_test_id("clear").click()

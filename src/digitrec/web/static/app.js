@@ -3,17 +3,20 @@
 
 const API = "/api/v1/predict?explain=1&multi=1";
 const FEEDBACK_API = "/api/v1/feedback";
-const EXPORT_SIZE = 280; // the drawing is sent as a 280x280 PNG, dark strokes on transparent
+// The drawing is sent as a small PNG (dark strokes on transparent), whatever the screen's
+// pixel density: the engine works on ~80 px of ink anyway, and a small file is encoded,
+// sent and decoded in a few milliseconds.
+const EXPORT_SIZE = 140;
 const BRUSH = 0.075; // brush width as a share of the canvas: MNIST-like strokes at 28x28
-const DEBOUNCE_MS = 350;
+const LIVE_MS = 150; // while the pen is down, an answer at most this often (<= ~7 requests/s)
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("draw-canvas");
 const ctx = canvas.getContext("2d");
 const strokes = []; // each stroke: [[x, y], ...] in canvas fractions (0-1)
 let current = null;
-let timer = null;
 let inFlight = null;
+let liveAt = 0; // when the last answer while drawing was asked for
 let lastSent = null; // {blob, source, answer}: the image the answer shown is about
 let chosenDigit = null; // which digit of a number the person is correcting
 
@@ -67,7 +70,6 @@ canvas.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
   canvas.setPointerCapture(event.pointerId);
-  clearTimeout(timer);
   if (removePicture()) showResult(null); // drawing replaces a picture and its answer
   current = [pointFrom(event)];
   strokes.push(current);
@@ -80,25 +82,28 @@ canvas.addEventListener("pointermove", (event) => {
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   for (const e of events.length ? events : [event]) current.push(pointFrom(e));
   paint(ctx, canvas.width, canvas.height, getComputedStyle(canvas).color);
+  liveAnswer();
 });
+
+// Answers while drawing: throttled, and never queued behind one still on its way.
+function liveAnswer() {
+  const now = performance.now();
+  if (now - liveAt < LIVE_MS || inFlight) return;
+  liveAt = now;
+  exportDrawing().then((blob) => current && send(blob, "canvas", true));
+}
 
 function endStroke() {
   if (!current) return;
   current = null;
-  schedulePrediction();
+  predictDrawing(); // at once: the answer for the finished stroke replaces any live one
 }
 canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
 canvas.addEventListener("touchstart", (e) => e.preventDefault(), { passive: false });
 
-function schedulePrediction() {
-  clearTimeout(timer);
-  timer = setTimeout(predictDrawing, DEBOUNCE_MS);
-}
-
 function clearDrawing() {
   strokes.length = 0;
-  clearTimeout(timer);
   inFlight?.abort();
   fitCanvas();
   showBoxes($("canvas-boxes"), []);
@@ -127,7 +132,7 @@ function undo() {
   if (!strokes.length) return;
   strokes.pop();
   fitCanvas();
-  if (strokes.length) schedulePrediction();
+  if (strokes.length) predictDrawing();
   else {
     showBoxes($("canvas-boxes"), []);
     showResult(null);
@@ -143,7 +148,6 @@ function exportDrawing() {
 }
 
 async function predictDrawing() {
-  clearTimeout(timer);
   if (!strokes.length) {
     showError("Draw a digit first.");
     return;
@@ -205,26 +209,32 @@ document.addEventListener("paste", (event) => {
 
 // ---- talking to the API --------------------------------------------------------------
 
-async function send(blob, source) {
+async function send(blob, source, whileDrawing = false) {
   inFlight?.abort(); // only the newest drawing matters
   const controller = new AbortController();
   inFlight = controller;
   const form = new FormData();
   form.append("image", blob, source === "canvas" ? "drawing.png" : blob.name || "picture");
-  say("Reading…");
+  if (!whileDrawing) say("Reading…");
   try {
     const response = await fetch(API, { method: "POST", body: form, signal: controller.signal });
     const body = await response.json().catch(() => null);
     if (controller !== inFlight) return;
+    inFlight = null;
     if (!response.ok) {
+      if (whileDrawing) return; // half a digit may be unreadable: wait for the pen to lift
       showError(body?.error?.message || `The server answered ${response.status}.`);
       showBoxes(boxesFor(source), []);
       return;
     }
     lastSent = { blob, source, answer: body };
-    showResult(body, source);
+    showResult(body, source, whileDrawing);
+    // For benchmarks/bench_page.py: when each answer reached the screen, and for what.
+    document.dispatchEvent(new CustomEvent("digitrec:answer", { detail: { source, whileDrawing } }));
   } catch (error) {
-    if (error.name !== "AbortError") showError("Could not reach the server. Check your connection.");
+    if (error.name === "AbortError") return;
+    console.error(error);
+    showError("Could not reach the server. Check your connection.");
   }
 }
 
@@ -244,7 +254,7 @@ function confidenceWords(p, uncertain) {
 
 const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
 
-function showResult(body, source) {
+function showResult(body, source, whileDrawing = false) {
   $("error-message").hidden = true;
   $("feedback-status").textContent = "";
   $("typed-number").value = "";
@@ -324,7 +334,7 @@ function showResult(body, source) {
     }),
   );
   showBoxes(boxesFor(source), several ? body.digits : []);
-  say(announcement);
+  if (!whileDrawing) say(announcement); // a screen reader hears the answer once, at pen up
 }
 
 function showBoxes(container, digits) {
