@@ -234,6 +234,19 @@ def pictures(mnist_test_set, tmp_path_factory):
     return {"transparent": transparent, "photo": photo, "scan": scan, "text": notes}
 
 
+def test_examples_are_read_with_one_click(phone):
+    expected = {0: "2024", 1: "7", 2: "8", 3: "5"}
+    for index, text in expected.items():
+        phone.get_by_test_id(f"example-{index}").click()
+        sync_api.expect(phone.get_by_test_id("preview")).to_be_visible()
+        if len(text) > 1:
+            wait_for_answer(phone, text, testid="result-number")
+        else:
+            wait_for_answer(phone, text)
+        assert phone.locator("#result-title").inner_text() == "Answer: your picture"
+    screenshot(phone, "example-360x780.png")
+
+
 def test_upload_a_transparent_png_and_a_jpeg_photo(desktop, pictures):
     desktop.get_by_test_id("upload-input").set_input_files(str(pictures["transparent"]))
     wait_for_answer(desktop, "3")

@@ -207,6 +207,15 @@ document.addEventListener("paste", (event) => {
   }
 });
 
+// Examples: a click fetches the picture from this app and uses it as if it had been chosen.
+for (const button of document.querySelectorAll(".example")) {
+  button.addEventListener("click", async () => {
+    const response = await fetch(button.dataset.src);
+    const blob = await response.blob();
+    usePicture(new File([blob], button.dataset.src.split("/").pop(), { type: blob.type }));
+  });
+}
+
 // ---- talking to the API --------------------------------------------------------------
 
 async function send(blob, source, whileDrawing = false) {
