@@ -20,7 +20,7 @@ import numpy as np
 
 from digitrec.engine import NoDigitFound, Recognizer
 from digitrec.engine.preprocess import centre_of_mass
-from digitrec.training import hershey, mnist, not_digits, renderings
+from digitrec.training import evaluate, hershey, mnist, not_digits, renderings
 
 
 def main() -> None:
@@ -34,23 +34,29 @@ def main() -> None:
     picked = np.random.default_rng(2024).choice(len(images), args.count, replace=False)
 
     print(f"Model {recognizer.version}; uncertain below {recognizer.uncertain_below:.3f}\n")
-    right = 0
-    for image, label in zip(images, labels):
-        right += recognizer.recognize(renderings.mnist_png(image)).digit == label
+    results = [recognizer.recognize(renderings.mnist_png(image)) for image in images]
+    right = np.mean([r.digit == label for r, label in zip(results, labels)])
+    probabilities = np.array([r.probabilities for r in results])
+    ece = evaluate.expected_calibration_error(probabilities, labels)
+    flagged = np.mean([r.uncertain for r in results])
     print(
-        f"MNIST test set, all {len(labels):,} digits as 28x28 PNG files (the API's path): {right / len(labels):.2%}\n"
+        f"MNIST test set, all {len(labels):,} digits as 28x28 PNG files (the API's path): {right:.2%}, "
+        f"ECE {ece:.2%}, flagged uncertain {flagged:.1%}\n"
     )
 
     print(
-        f"| variant ({args.count} MNIST test digits each) | right | flagged uncertain | refused | refused: asked to write bigger |"
+        f"| variant ({args.count} MNIST test digits each) | right | flagged uncertain | refused "
+        "| refused: asked to write bigger | read as a number (`?multi=1`, the page): right |"
     )
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, render in renderings.VARIANTS.items():
         rng = np.random.default_rng(7)
         counts = Counter()
         for i in picked:
+            data = render(images[i], rng)
             try:
-                result = recognizer.recognize(render(images[i], rng))
+                result = recognizer.recognize(data)
+                counts["as number"] += recognizer.read_number(data).number == str(labels[i])
             except NoDigitFound as error:
                 counts["refused"] += 1
                 counts["bigger"] += "bigger" in error.message
@@ -60,7 +66,7 @@ def main() -> None:
         n = len(picked)
         print(
             f"| {name} | {counts['right'] / n:.2%} | {counts['uncertain'] / n:.1%} | {counts['refused'] / n:.1%} "
-            f"| {counts['bigger'] / n:.1%} |"
+            f"| {counts['bigger'] / n:.1%} | {counts['as number'] / n:.2%} |"
         )
 
     rng = np.random.default_rng(11)
@@ -104,27 +110,33 @@ def main() -> None:
         kind = " ".join(name.split()[:2]) if name.startswith("handwritten") else name.split()[0]
         try:
             result = recognizer.recognize(data)
-            outcome = "uncertain" if result.uncertain else "confident digit"
+            outcome = (
+                "not a digit"
+                if not result.looks_like_digit
+                else "uncertain"
+                if result.uncertain
+                else "confident digit"
+            )
         except NoDigitFound:
             outcome = "no digit (422)"
         outcomes.setdefault(kind, Counter())[outcome] += 1
     print(
-        f"| not a digit ({len(negatives)} in all) | refused: no digit | flagged uncertain | reported as a confident digit |"
+        f"| not a digit ({len(negatives)} in all) | refused: no digit (422) | 'does not look like a digit' "
+        "| other digit flagged uncertain | reported as a confident digit |"
     )
-    print("| --- | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     total = Counter()
-    for kind, counts in outcomes.items():
-        total.update(counts)
+    for kind, counts in [*outcomes.items(), ("all", None)]:
+        counts = total if counts is None else counts
         n = sum(counts.values())
         print(
-            f"| {kind} ({n}) | {counts['no digit (422)'] / n:.0%} | {counts['uncertain'] / n:.0%} | {counts['confident digit'] / n:.0%} |"
+            f"| {kind} ({n}) | {counts['no digit (422)'] / n:.1%} | {counts['not a digit'] / n:.1%} "
+            f"| {counts['uncertain'] / n:.1%} | {counts['confident digit'] / n:.1%} |"
         )
-    n = sum(total.values())
-    caught = (total["no digit (422)"] + total["uncertain"]) / n
-    print(
-        f"| all ({n}) | {total['no digit (422)'] / n:.0%} | {total['uncertain'] / n:.0%} | {total['confident digit'] / n:.0%} |"
-    )
-    print(f"\nNon-digits refused or flagged: {caught:.0%}")
+        if kind != "all":
+            total.update(counts)
+    caught = 1 - total["confident digit"] / sum(total.values())
+    print(f"\nNon-digits refused or flagged: {caught:.1%}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ const strokes = []; // each stroke: [[x, y], ...] in canvas fractions (0-1)
 let current = null;
 let inFlight = null;
 let liveAt = 0; // when the last answer while drawing was asked for
+let drawingEpoch = 0; // bumped when the drawing is cleared: a PNG encoded before is stale
 let lastSent = null; // {blob, source, answer}: the image the answer shown is about
 let chosenDigit = null; // which digit of a number the person is correcting
 
@@ -90,7 +91,8 @@ function liveAnswer() {
   const now = performance.now();
   if (now - liveAt < LIVE_MS || inFlight) return;
   liveAt = now;
-  exportDrawing().then((blob) => current && send(blob, "canvas", true));
+  const epoch = drawingEpoch;
+  exportDrawing().then((blob) => current && epoch === drawingEpoch && send(blob, "canvas", true));
 }
 
 function endStroke() {
@@ -104,6 +106,7 @@ canvas.addEventListener("touchstart", (e) => e.preventDefault(), { passive: fals
 
 function clearDrawing() {
   strokes.length = 0;
+  drawingEpoch++;
   inFlight?.abort();
   fitCanvas();
   showBoxes($("canvas-boxes"), []);
@@ -152,7 +155,10 @@ async function predictDrawing() {
     showError("Draw a digit first.");
     return;
   }
-  send(await exportDrawing(), "canvas");
+  // Encoding is asynchronous: a picture chosen (or Clear) meanwhile wins over this drawing.
+  const epoch = drawingEpoch;
+  const blob = await exportDrawing();
+  if (epoch === drawingEpoch) send(blob, "canvas");
 }
 
 // ---- pictures: file picker, camera, drag and drop, paste ----------------------------
