@@ -38,7 +38,7 @@ class Hyperparameters:
     seed: int = 20261121
     # The "not a digit" class: this many drawings of letters, shapes and scribbles
     # (training.negatives), and a separate set for validation.
-    negatives: int = 12000
+    negatives: int = 10000
     validation_negatives: int = 2000
     # Share of training digits shown as the engine turns them into 28x28 again (what the
     # server gives the model for an MNIST digit sent as a PNG) instead of as they are.
@@ -148,6 +148,10 @@ def train(
         metrics=["accuracy"],
     )
     history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose)
+    # The trained weights, beside the ONNX file: what `digitrec retrain` fine-tunes.
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(model, weights_path(out))
 
     # --- calibration: one temperature, fitted on the validation logits.
     val_logits = model.predict(as_float(x_val), batch_size=512, verbose=0)
@@ -166,8 +170,6 @@ def train(
     )
     exported = keras.Model(inputs, probabilities)
     exported.predict(np.zeros((1, 28, 28, 1), "float32"), verbose=0)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     exported.export(str(out), format="onnx", verbose=False)
     train_seconds = time.time() - started
 
@@ -238,3 +240,20 @@ def through_engine(images: np.ndarray) -> np.ndarray:
         except NoDigitFound:
             continue
     return out
+
+
+def weights_path(model_file: Path) -> Path:
+    """Where the weights of an exported model are kept: digitrec.onnx -> digitrec.weights.npz."""
+    return model_file.with_suffix(".weights.npz")
+
+
+def save_weights(model, path: Path) -> None:
+    """The model's weights (not the optimiser's), in layer order, as a compressed npz: any
+    Keras backend can load them into ``build_model``."""
+    weights = model.get_weights()
+    np.savez_compressed(path, **{f"w{i:03d}": w for i, w in enumerate(weights)})
+
+
+def load_weights(model, path: Path) -> None:
+    with np.load(path) as stored:
+        model.set_weights([stored[f"w{i:03d}"] for i in range(len(stored.files))])
