@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -52,13 +53,27 @@ def start_server(
         "DIGITREC_DATA_DIR": tempfile.mkdtemp(prefix="digitrec-test-"),
         **(extra_env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digitrec", "serve", "--port", str(port), "--workers", str(workers), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so a test can kill it whole
-    )
+    # The log goes to a file, not a pipe: a pipe nobody reads fills up (64 KB, a few
+    # hundred request lines) and then every logging call in the server blocks.
+    with tempfile.NamedTemporaryFile(prefix="digitrec-server-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "digitrec",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                *args,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a test can kill it whole
+        )
+    process.log_path = log.name
     url = f"http://127.0.0.1:{port}"
     wait_until_serving(process, url, ready)
     return process, url
@@ -71,7 +86,7 @@ def wait_until_serving(process: subprocess.Popen, url: str, ready: bool = True) 
     path = "/api/v1/ready" if ready else "/api/v1/health"
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read().decode()}")
+            raise RuntimeError(f"server exited: {server_log(process)}")
         try:
             if httpx.get(url + path, timeout=1).status_code == 200:
                 return
@@ -82,11 +97,17 @@ def wait_until_serving(process: subprocess.Popen, url: str, ready: bool = True) 
     raise RuntimeError("server did not become ready in 30 s")
 
 
+def server_log(process) -> str:
+    """Everything the server has written so far (stdout and stderr)."""
+    return Path(process.log_path).read_text(errors="replace")
+
+
 def stop_server(process) -> str:
+    """Stop the server (SIGTERM, then SIGKILL after 15 s); its whole log."""
     process.terminate()
     try:
-        out, _ = process.communicate(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
-    return out.decode(errors="replace")
+        process.wait()
+    return server_log(process)

@@ -255,3 +255,57 @@ def feedback_export(out: str, fmt: str | None) -> None:
     for path in write_corrections(Path(out), images, correct, predicted, fmt):
         click.echo(f"Wrote {path}")
     click.echo(f"{len(images)} corrections exported.")
+
+
+@main.group("model")
+def model_group() -> None:
+    """Model versions shared by every server on the database: list, promote, roll back."""
+
+
+def _model_versions():
+    """The versions in the database of the settings; version 1 is the model servers start
+    with (DIGITREC_MODEL, default the shipped one)."""
+    from digitrec.engine.recognizer import Recognizer
+    from digitrec.storage.feedback import FeedbackStore
+    from digitrec.storage.models import ModelVersions
+
+    values = settings.resolve()
+    return ModelVersions(FeedbackStore(settings.database_url(values)), Recognizer(values["MODEL"]).card)
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (cli)"
+    except (KeyError, OSError):  # no user name in this environment
+        return "cli"
+
+
+@model_group.command("list")
+def model_list() -> None:
+    """Every version, newest first: number, status, MNIST test accuracy, when and why."""
+    for v in _model_versions().list():
+        accuracy = v.card.get("test_accuracy")
+        score = f"{accuracy:.2%}" if isinstance(accuracy, float) else "-"
+        when = v.promoted_at or v.created_at
+        line = f"{v.number:>3}  {v.status:<9}  {v.name:<16}  MNIST {score:>7}"
+        line += f"  {when:%Y-%m-%d %H:%M}" if when else "  shipped"
+        line += f"  by {v.promoted_by}" if v.promoted_by else ""
+        line += f"  ({v.reason})" if v.reason else ""
+        click.echo(line)
+
+
+@model_group.command("promote")
+@click.argument("number", type=click.IntRange(1))
+def model_promote(number: int) -> None:
+    """Make version NUMBER the one every server answers with (within DIGITREC_MODEL_POLL s)."""
+    version = _model_versions().promote(number, _who())
+    click.echo(f"Version {version.number} ({version.name}) is active.")
+
+
+@model_group.command("rollback")
+def model_rollback() -> None:
+    """Go back to the version that was active before the active one."""
+    version = _model_versions().rollback(_who())
+    click.echo(f"Rolled back: version {version.number} ({version.name}) is active.")

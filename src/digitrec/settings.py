@@ -185,6 +185,14 @@ SETTINGS = (
         "unset: the page is off",
         secret=True,
     ),
+    Setting(
+        "MODEL_POLL",
+        2,
+        _positive_int,
+        "a positive number of seconds",
+        "how often each server worker asks the database which model version is active; a "
+        "promotion or rollback is served within this (plus the load, well under a second)",
+    ),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR", "log level"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -64,24 +64,35 @@ def shipped_model_path() -> Path:
 class Recognizer:
     """Holds one ONNX Runtime session; thread-safe for concurrent ``predict`` calls."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1, max_pixels: int = MAX_PIXELS):
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        threads: int = 1,
+        max_pixels: int = MAX_PIXELS,
+        *,
+        model_bytes: bytes | None = None,
+        card: dict | None = None,
+    ):
+        """The model from ``model_path`` (default: the shipped one) and the card beside it,
+        or from ``model_bytes`` with its ``card`` (a version kept in the database)."""
         self.max_pixels = max_pixels
         import onnxruntime as ort
 
         self.model_path = Path(model_path) if model_path else shipped_model_path()
+        source = model_bytes if model_bytes is not None else str(self.model_path)
         card_path = self.model_path.with_suffix(".json")
-        if not self.model_path.is_file():
+        if model_bytes is None and not self.model_path.is_file():
             raise ModelNotFound(f"The model file {self.model_path} does not exist.")
         try:
             # The model card is optional (a freshly exported model has none yet).
-            self.card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            if card is None:
+                card = json.loads(card_path.read_text()) if card_path.exists() else {}
+            self.card = card
             options = ort.SessionOptions()
             # One thread per request: a server runs one worker process per core instead.
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except (OSError, ValueError) as exc:
             raise ModelNotFound(f"Cannot load the model {self.model_path}: {exc}") from None
         except Exception as exc:  # onnxruntime raises its own exception types

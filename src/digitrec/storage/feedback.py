@@ -246,7 +246,7 @@ class FeedbackStore:
         self._last_failure: StorageUnavailable | None = None
 
     @contextmanager
-    def _available(self) -> Iterator[None]:
+    def available(self) -> Iterator[None]:
         """Run a use of the database; right after a failure, fail at once instead."""
         if time.monotonic() < self._down_until and self._last_failure is not None:
             raise StorageUnavailable(self._last_failure.message)
@@ -257,12 +257,12 @@ class FeedbackStore:
             self._last_failure, self._down_until = failure, time.monotonic() + RETRY_AFTER_SECONDS
             raise
 
-    def _session(self) -> Session:
+    def session(self) -> Session:
         return Session(self.engine)
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the database answers and its schema is current."""
-        with self._available(), self.engine.connect() as connection:
+        with self.available(), self.engine.connect() as connection:
             try:
                 revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
             except sa_exc.DBAPIError:
@@ -294,7 +294,7 @@ class FeedbackStore:
             request_id=request_id,
             digit_index=digit_index,
         )
-        with self._available(), self._session() as session, session.begin():
+        with self.available(), self.session() as session, session.begin():
             session.add(row)
             session.flush()
             return row.id
@@ -315,7 +315,7 @@ class FeedbackStore:
             original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
             request_id=request_id,
         )
-        with self._available(), self._session() as session, session.begin():
+        with self.available(), self.session() as session, session.begin():
             session.add(row)
             session.flush()
             return row.id
@@ -323,23 +323,23 @@ class FeedbackStore:
     def number_corrections(self, limit: int = 100) -> list[tuple[int, str, str]]:
         """(id, number read, number typed) of the latest number-level corrections."""
         query = select(NumberCorrection.id, NumberCorrection.predicted, NumberCorrection.correct)
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             return [
                 tuple(row) for row in session.execute(query.order_by(NumberCorrection.id.desc()).limit(limit))
             ]
 
     def recent(self, limit: int = 100) -> list[StoredCorrection]:
         query = select(Correction).order_by(Correction.id.desc()).limit(limit)
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             return [_stored(row) for row in session.scalars(query)]
 
     def get(self, correction_id: int) -> StoredCorrection | None:
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             row = session.get(Correction, correction_id)
             return _stored(row) if row else None
 
     def count(self) -> int:
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             return session.scalar(select(func.count()).select_from(Correction)) or 0
 
     def pair_counts(self) -> list[tuple[int, int, int]]:
@@ -349,11 +349,11 @@ class FeedbackStore:
             .group_by(Correction.predicted, Correction.correct)
             .order_by(func.count().desc(), Correction.predicted, Correction.correct)
         )
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 
     def delete(self, correction_id: int) -> bool:
-        with self._available(), self._session() as session, session.begin():
+        with self.available(), self.session() as session, session.begin():
             return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0
 
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -361,7 +361,7 @@ class FeedbackStore:
         query = select(Correction.image_28x28, Correction.correct, Correction.predicted).order_by(
             Correction.id
         )
-        with self._available(), self._session() as session:
+        with self.available(), self.session() as session:
             rows = session.execute(query).all()
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         return images, np.array([r[1] for r in rows], np.uint8), np.array([r[2] for r in rows], np.uint8)

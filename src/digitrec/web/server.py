@@ -44,9 +44,13 @@ def run_server(
     if os.environ.get("WERKZEUG_RUN_MAIN") != "true":  # not in the reloader's child, which
         port = _check_free(host, port)  # finds the port held by its parent, as it should
     if dev:
+        from digitrec.web import hotswap
         from digitrec.web.app import create_app
 
-        create_app(config).run(host=host, port=port, debug=True, use_reloader=True)
+        app = create_app(config)
+        if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # the reloader's child serves
+            hotswap.start(app)
+        app.run(host=host, port=port, debug=True, use_reloader=True)
         return
     try:
         import gunicorn.app.base  # noqa: F401  (absent on Windows)
@@ -110,10 +114,14 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict
             self.cfg.set("control_socket_disable", True)  # several servers may run side by side
 
         def load(self):
-            # Runs in each worker: the model is loaded once per worker, never per request.
+            # Runs in each worker: the model is loaded once per worker, never per request,
+            # and each worker follows the active model version (hotswap).
+            from digitrec.web import hotswap
             from digitrec.web.app import create_app
 
-            return create_app(config)
+            app = create_app(config)
+            hotswap.start(app)
+            return app
 
     print(
         f"digitrec: serving on http://{_url_host(host)}:{port} with gunicorn "
@@ -159,8 +167,10 @@ def _url_host(host: str) -> str:
 def _run_waitress(host: str, port: int, threads: int, config: dict) -> None:
     import waitress
 
+    from digitrec.web import hotswap
     from digitrec.web.app import create_app
 
     app = create_app(config)
+    hotswap.start(app)
     print(f"digitrec: serving on http://{_url_host(host)}:{port} with waitress", file=sys.stderr)
     waitress.serve(app, host=host, port=port, threads=threads)
