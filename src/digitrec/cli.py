@@ -262,6 +262,12 @@ def model_group() -> None:
     """Model versions shared by every server on the database: list, promote, roll back."""
 
 
+def shipped_path() -> Path:
+    from digitrec.engine.recognizer import shipped_model_path
+
+    return shipped_model_path()
+
+
 def _model_versions():
     """The versions in the database of the settings; version 1 is the model servers start
     with (DIGITREC_MODEL, default the shipped one)."""
@@ -309,3 +315,30 @@ def model_rollback() -> None:
     """Go back to the version that was active before the active one."""
     version = _model_versions().rollback(_who())
     click.echo(f"Rolled back: version {version.number} ({version.name}) is active.")
+
+
+@main.command()
+@click.option("--data", type=click.Path(file_okay=False), help="MNIST folder (or $DIGITREC_DATA).")
+@click.option("--promote", is_flag=True, help="Make the new version active if it passes the gate.")
+def retrain(data: str | None, promote: bool) -> None:
+    """Fine-tune the active model on the stored corrections and gate the result.
+
+    The new version is kept in the database as a candidate (or as rejected, with the
+    reason); with --promote, one that passed becomes active on every server."""
+    from digitrec.errors import require
+
+    for module in ("tensorflow", "keras", "tf2onnx", "onnx", "scipy"):
+        require(module, "train", "Retraining")
+    from digitrec.training.retrain import retrain as run_retrain
+
+    versions = _model_versions()
+    card = run_retrain(
+        data,
+        versions,
+        versions.db,
+        Path(settings.resolve()["MODEL"] or shipped_path()),
+        promote=promote,
+        by=_who(),
+        log=lambda line: click.echo(line),
+    )
+    click.echo(f"Version {card['number']} is {card['status']}.")

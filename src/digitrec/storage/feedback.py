@@ -366,6 +366,21 @@ class FeedbackStore:
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         return images, np.array([r[1] for r in rows], np.uint8), np.array([r[2] for r in rows], np.uint8)
 
+    def for_training(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(images uint8 (N, 28, 28), correct labels, group of each): corrections of one
+        drawing share a group (its request id, or else its pixels), so a held-out share of
+        them never has the same drawing on the other side."""
+        import hashlib
+
+        query = select(Correction.image_28x28, Correction.correct, Correction.request_id).order_by(
+            Correction.id
+        )
+        with self.available(), self.session() as session:
+            rows = session.execute(query).all()
+        images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
+        groups = [r[2] or hashlib.sha1(r[0]).hexdigest() for r in rows]
+        return images, np.array([r[1] for r in rows], np.uint8), groups
+
 
 def _stored(row: Correction) -> StoredCorrection:
     return StoredCorrection(

@@ -153,24 +153,10 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(model, weights_path(out))
 
-    # --- calibration: one temperature, fitted on the validation logits.
-    val_logits = model.predict(as_float(x_val), batch_size=512, verbose=0)
-    temperature = evaluate.fit_temperature(val_logits, y_val)
-    val_probs = evaluate.softmax(val_logits / temperature)
-    # A digit is refused when "not a digit" wins or the best digit is less sure than this:
-    # the threshold makes the two together refuse ``uncertain_share`` of validation digits.
-    digit_score = np.where(val_probs.argmax(1) == NOT_A_DIGIT, 0.0, val_probs[:, :NOT_A_DIGIT].max(axis=1))
-    uncertain_below = float(np.quantile(digit_score[:digits_val], hp.uncertain_share))
-    caught = (digit_score[digits_val:] < uncertain_below).mean() if len(neg_val) else 0.0
-
-    # --- export: logits / T -> softmax, so the ONNX file outputs calibrated probabilities.
-    inputs = keras.Input((28, 28, 1), name="image")
-    probabilities = keras.layers.Softmax(name="probabilities")(
-        keras.layers.Rescaling(1.0 / temperature)(model(inputs))
-    )
-    exported = keras.Model(inputs, probabilities)
-    exported.predict(np.zeros((1, 28, 28, 1), "float32"), verbose=0)
-    exported.export(str(out), format="onnx", verbose=False)
+    # --- calibration and export: the ONNX file outputs calibrated probabilities.
+    calibration = calibrate_and_export(model, x_val, y_val, digits_val, out, hp.uncertain_share)
+    temperature, uncertain_below = calibration["temperature"], calibration["uncertain_below"]
+    val_probs, caught = calibration["validation_probabilities"], calibration["not_digits_refused"]
     train_seconds = time.time() - started
 
     # --- the model card: measured through ONNX Runtime, the path the server uses.
@@ -228,6 +214,39 @@ def train(
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def calibrate_and_export(
+    model, x_val: np.ndarray, y_val: np.ndarray, digits_val: int, out: Path, uncertain_share: float
+) -> dict:
+    """Fit one temperature on the validation logits, choose the uncertainty threshold, and
+    export logits / T -> softmax to ``out`` as ONNX. ``x_val`` holds ``digits_val`` digits
+    first, then non-digits (label NOT_A_DIGIT)."""
+    import keras
+
+    val_logits = model.predict(from_uint8_28x28(x_val)[..., None], batch_size=512, verbose=0)
+    temperature = evaluate.fit_temperature(val_logits, y_val)
+    val_probs = evaluate.softmax(val_logits / temperature)
+    # A digit is refused when "not a digit" wins or the best digit is less sure than this:
+    # the threshold makes the two together refuse ``uncertain_share`` of validation digits.
+    digit_score = np.where(val_probs.argmax(1) == NOT_A_DIGIT, 0.0, val_probs[:, :NOT_A_DIGIT].max(axis=1))
+    uncertain_below = float(np.quantile(digit_score[:digits_val], uncertain_share))
+    negatives_seen = len(x_val) > digits_val
+    caught = float((digit_score[digits_val:] < uncertain_below).mean()) if negatives_seen else 0.0
+
+    inputs = keras.Input((28, 28, 1), name="image")
+    probabilities = keras.layers.Softmax(name="probabilities")(
+        keras.layers.Rescaling(1.0 / temperature)(model(inputs))
+    )
+    exported = keras.Model(inputs, probabilities)
+    exported.predict(np.zeros((1, 28, 28, 1), "float32"), verbose=0)
+    exported.export(str(out), format="onnx", verbose=False)
+    return {
+        "temperature": temperature,
+        "uncertain_below": uncertain_below,
+        "validation_probabilities": val_probs,
+        "not_digits_refused": caught,
+    }
 
 
 def through_engine(images: np.ndarray) -> np.ndarray:
