@@ -117,3 +117,46 @@ def test_every_worker_follows_a_promotion_and_a_rollback_without_a_failed_reques
         stop_server(process)
     assert answers and all(status == 200 for _, status, _ in answers), {s for _, s, _ in answers}
     assert {model for _, _, model in answers} == {"hot-swapped", shipped_card()["version"]}
+
+
+def test_the_admin_page_promotes_and_rolls_back_with_a_token_per_action(make_app, database):
+    import re
+
+    app = make_app(DATABASE_URL=database, ADMIN_TOKEN="s3cret")
+    versions = ModelVersions(FeedbackStore(database), shipped_card())
+    number = versions.add(*another_version("from-admin"))
+    client = app.test_client()
+    assert client.get("/admin/models").status_code == 401
+    bearer = {"Authorization": "Bearer s3cret"}
+    page = client.get("/admin/models", headers=bearer)
+    assert page.status_code == 200 and b"from-admin" in page.data
+    token = re.search(
+        rf'/admin/models/{number}/promote">\s*<input type="hidden" name="form_token" value="(\w+)"',
+        page.get_data(as_text=True),
+    ).group(1)
+    # Another site cannot make the browser promote: without the action's own token, 400.
+    assert client.post(f"/admin/models/{number}/promote", headers=bearer).status_code == 400
+    assert (
+        client.post(
+            f"/admin/models/{number}/promote", headers=bearer, data={"form_token": "x" * 64}
+        ).status_code
+        == 400
+    )
+    assert versions.active_number() == 1
+    done = client.post(f"/admin/models/{number}/promote", headers=bearer, data={"form_token": token})
+    assert done.status_code == 303 and versions.active_number() == number
+    assert versions.get(number).promoted_by == "admin page"
+    page = client.get("/admin/models", headers=bearer).get_data(as_text=True)
+    rollback = re.search(
+        r'admin/models/rollback">\s*<input type="hidden" name="form_token" value="(\w+)"', page
+    ).group(1)
+    assert (
+        client.post("/admin/models/rollback", headers=bearer, data={"form_token": rollback}).status_code
+        == 303
+    )
+    assert versions.active_number() == 1
+    # The same page again (now stale) rolls nothing back.
+    assert (
+        client.post("/admin/models/rollback", headers=bearer, data={"form_token": rollback}).status_code
+        == 400
+    )

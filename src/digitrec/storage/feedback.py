@@ -352,6 +352,12 @@ class FeedbackStore:
         with self.available(), self.session() as session:
             return [tuple(row) for row in session.execute(query)]
 
+    def counts_by_model(self) -> dict[str, int]:
+        """How many corrections each model version (by its card's version) received."""
+        query = select(Correction.model_version, func.count()).group_by(Correction.model_version)
+        with self.available(), self.session() as session:
+            return {str(row[0]): int(row[1]) for row in session.execute(query)}
+
     def delete(self, correction_id: int) -> bool:
         with self.available(), self.session() as session, session.begin():
             return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0

@@ -1,8 +1,9 @@
-"""The review page for corrections, at /admin/feedback.
+"""The admin pages: corrections at /admin/feedback, model versions at /admin/models.
 
 Off (404) unless the ADMIN_TOKEN setting is given; then every request needs that token, as
 `Authorization: Bearer <token>` or as the password of HTTP Basic auth (any user name), so
-a browser simply asks for it. Deleting needs a per-entry form token as well (no CSRF).
+a browser simply asks for it. Every change (delete, promote, roll back) also needs a form
+token made for that one action, so another site cannot make the browser do it (CSRF).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from digitrec.engine.results import png_data_url
+from digitrec.storage.models import ModelVersions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -45,8 +47,17 @@ def _presented_token() -> str:
 
 
 def _form_token(correction_id: int) -> str:
+    return _action_token(f"delete:{correction_id}")
+
+
+def _action_token(action: str) -> str:
     key = current_app.config["ADMIN_TOKEN"].encode()
-    return hmac.new(key, f"delete:{correction_id}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, action.encode(), hashlib.sha256).hexdigest()
+
+
+def _check_action(action: str) -> None:
+    if not hmac.compare_digest(request.form.get("form_token", ""), _action_token(action)):
+        abort(400)
 
 
 @bp.get("/feedback")
@@ -63,8 +74,46 @@ def review():
 
 @bp.post("/feedback/<int:correction_id>/delete")
 def delete(correction_id: int):
-    if not hmac.compare_digest(request.form.get("form_token", ""), _form_token(correction_id)):
-        abort(400)
+    _check_action(f"delete:{correction_id}")
     if not current_app.extensions["feedback"].delete(correction_id):
         abort(404)
     return redirect(url_for("admin.review"), code=303)
+
+
+def _versions() -> ModelVersions:
+    switch = current_app.extensions.get("model_switch")
+    if switch is not None:
+        return switch.versions
+    return ModelVersions(current_app.extensions["feedback"], current_app.extensions["recognizer"].card)
+
+
+@bp.get("/models")
+def models():
+    versions = _versions().list()
+    active = next(v.number for v in versions if v.status == "active")
+    store = current_app.extensions["feedback"]
+    return render_template(
+        "admin_models.html",
+        versions=versions,
+        active=active,
+        serving=current_app.extensions["recognizer"].version,
+        corrections=store.counts_by_model(),
+        pairs=store.pair_counts()[:10],
+        promote_tokens={v.number: _action_token(f"promote:{v.number}") for v in versions},
+        rollback_token=_action_token(f"rollback:{active}"),
+    )
+
+
+@bp.post("/models/<int:number>/promote")
+def promote(number: int):
+    _check_action(f"promote:{number}")
+    _versions().promote(number, "admin page")
+    return redirect(url_for("admin.models"), code=303)
+
+
+@bp.post("/models/rollback")
+def rollback():
+    versions = _versions()
+    _check_action(f"rollback:{versions.active_number()}")  # a stale page rolls nothing back
+    versions.rollback("admin page")
+    return redirect(url_for("admin.models"), code=303)
