@@ -161,6 +161,23 @@ def test_wrong_method_is_json_405(client):
     assert "POST" in client.get("/api/v1/predict").headers["Allow"]
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_rate_limits_count_the_real_client_only_behind_trusted_proxies(make_app, digit_images, hops):
+    """Behind one proxy every request comes from the proxy's address: with TRUSTED_PROXIES=1
+    each client (X-Forwarded-For) has its own bucket; with 0 the header is ignored, so a
+    client cannot dodge the limit by forging it."""
+    client = make_app(RATE_LIMIT="2 per minute", TRUSTED_PROXIES=str(hops)).test_client()
+
+    def predict(forwarded_for: str) -> int:
+        headers = {"X-Forwarded-For": forwarded_for}
+        return client.post(
+            "/api/v1/predict", data=digit_images[1], content_type="image/png", headers=headers
+        ).status_code
+
+    assert [predict("198.51.100.7") for _ in range(3)] == [200, 200, 429]
+    assert predict("203.0.113.9") == (200 if hops else 429)
+
+
 def test_rate_limit_gives_429(make_app, digit_images):
     app = make_app(RATE_LIMIT="3 per minute")
     client = app.test_client()

@@ -38,6 +38,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _whole_number(text: str) -> int:
+    value = int(text.replace("_", "")) if text.strip().isdigit() else -1
+    if not 0 <= value <= 10:
+        raise ValueError()
+    return value
+
+
 def _log_level(text: str) -> str:
     level = text.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -152,6 +159,14 @@ SETTINGS = (
         "count across workers and machines; while the store cannot be reached, requests are let through",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        0,
+        _whole_number,
+        "0, or the number of reverse proxies in front",
+        "how many proxy hops to trust for `X-Forwarded-For`/`-Proto`/`-Host`; rate limits then "
+        "count the real client. 0: the headers are ignored (a client could forge them)",
+    ),
+    Setting(
         "CORS_ORIGINS",
         "",
         _origins,
@@ -181,7 +196,7 @@ SETTINGS = (
         None,
         str,
         "a secret",
-        "token for the review page `/admin/feedback`",
+        "token for the admin pages `/admin/feedback` and `/admin/models`",
         "unset: the page is off",
         secret=True,
     ),

@@ -45,6 +45,12 @@ def create_app(
     if origins:  # CORS is off unless origins are listed
         CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=["X-Request-ID"])
 
+    hops = values["TRUSTED_PROXIES"]
+    if hops:  # behind nginx & co: the client's address is the one the proxies saw
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     edge.init_app(app)
     api.limiter.init_app(app)
     app.register_blueprint(api.bp)
