@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import signal
 import threading
@@ -32,6 +33,10 @@ pytestmark = pytest.mark.slow
 def services():
     missing = [name for name in ("nginx", "redis-server") if shutil.which(name) is None]
     if missing or binaries() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError(
+                f"CI needs nginx, redis-server and postgresql; missing: {missing or 'postgresql'}"
+            )
         pytest.skip(
             f"not installed: {missing or 'postgresql'} (apt-get install nginx redis-server postgresql)"
         )
