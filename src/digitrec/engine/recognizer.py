@@ -80,6 +80,9 @@ class Recognizer:
 
         self.model_path = Path(model_path) if model_path else shipped_model_path()
         source = model_bytes if model_bytes is not None else str(self.model_path)
+        where = (
+            f"version {(card or {}).get('version', '?')}" if model_bytes is not None else str(self.model_path)
+        )
         card_path = self.model_path.with_suffix(".json")
         if model_bytes is None and not self.model_path.is_file():
             raise ModelNotFound(f"The model file {self.model_path} does not exist.")
@@ -94,9 +97,9 @@ class Recognizer:
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except (OSError, ValueError) as exc:
-            raise ModelNotFound(f"Cannot load the model {self.model_path}: {exc}") from None
+            raise ModelNotFound(f"Cannot load the model {where}: {exc}") from None
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelNotFound(f"{self.model_path} is not a valid ONNX model: {exc}") from None
+            raise ModelNotFound(f"The model {where} is not a valid ONNX model: {exc}") from None
         self._input = self._session.get_inputs()[0].name
         self.version = str(self.card.get("version", "unknown"))
         self.uncertain_below = float(self.card.get("uncertain_below", 0.5))

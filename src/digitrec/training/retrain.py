@@ -58,6 +58,7 @@ class RetrainSettings:
     learning_rate: float = 3e-4  # a tenth of training's peak: adjust, do not relearn
     replay: int = 15000  # MNIST training digits per epoch, so nothing is forgotten
     negatives: int = 1500  # non-digits per epoch, so "not a digit" is not forgotten
+    validation_negatives: int = 500  # for calibrating
     corrections_share: float = 0.15  # of each epoch, the corrections repeated to fill it
     holdout_share: float = 0.2  # of the drawings corrected, kept out to judge the result
     min_corrections: int = 10
@@ -129,7 +130,7 @@ def retrain(
     x_replay = np.concatenate([x_replay[:half], through_engine(x_replay[half:])])
     y_replay = data.train_labels[replay_idx]
     neg = negatives.images(rs.negatives, seed=rs.seed)
-    neg_val = negatives.images(500, seed=rs.seed + 1)
+    neg_val = negatives.images(rs.validation_negatives, seed=rs.seed + 1)
     per_epoch = rs.replay + len(neg)
     repeats = max(
         1, round(rs.corrections_share * per_epoch / (1 - rs.corrections_share) / max(len(x_fix), 1))
