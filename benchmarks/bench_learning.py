@@ -34,6 +34,17 @@ import numpy as np
 from digitrec.training import mnist, renderings, styles
 
 
+def new_database(name: str) -> str:
+    """A fresh SQLite database with the schema (`digitrec db upgrade`); its URL."""
+    folder = tempfile.mkdtemp(prefix=f"digitrec-{name}-")
+    database = f"sqlite:///{folder}/feedback.sqlite3"
+    env = {**os.environ, "DIGITREC_DATABASE_URL": database}
+    subprocess.run(
+        [sys.executable, "-m", "digitrec", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    return database
+
+
 def start(database: str) -> tuple[subprocess.Popen, str]:
     from bench_server import free_port
 
@@ -121,14 +132,7 @@ def main() -> None:
     picked = np.random.default_rng(3).choice(len(data.test_images), 2000, replace=False)
     mnist_pngs = [(int(data.test_labels[i]), renderings.mnist_png(data.test_images[i])) for i in picked]
 
-    folder = tempfile.mkdtemp(prefix="digitrec-learning-")
-    database = f"sqlite:///{folder}/feedback.sqlite3"
-    subprocess.run(
-        [sys.executable, "-m", "digitrec", "db", "upgrade"],
-        env={**os.environ, "DIGITREC_DATABASE_URL": database},
-        check=True,
-        capture_output=True,
-    )
+    database = new_database("learning")
     server, url = start(database)
     try:
         with httpx.Client(timeout=30) as http:
@@ -155,14 +159,7 @@ def main() -> None:
     assert models == {new}, models
 
     if args.flood:
-        folder = tempfile.mkdtemp(prefix="digitrec-flood-")
-        database = f"sqlite:///{folder}/feedback.sqlite3"
-        subprocess.run(
-            [sys.executable, "-m", "digitrec", "db", "upgrade"],
-            env={**os.environ, "DIGITREC_DATABASE_URL": database},
-            check=True,
-            capture_output=True,
-        )
+        database = new_database("flood")
         ones = np.flatnonzero(data.test_labels == 1)[: args.flood]
         rng = np.random.default_rng(9)
         flood = [(1, renderings.transparent_canvas(data.test_images[i], rng)) for i in ones]
