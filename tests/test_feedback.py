@@ -42,7 +42,8 @@ def test_a_json_correction_is_stored_with_its_28x28_and_labels(feedback_app, sto
     response = post_json(client, image=data_url(digit_images[8]), predicted=3, correct=8, request_id="req-1")
     assert response.status_code == 201
     stored = store.get(response.get_json()["id"])
-    assert (stored.predicted, stored.correct) == (3, 8)
+    # "predicted" is what the server reads (an 8), not what the client claimed (3).
+    assert (stored.predicted, stored.correct) == (8, 8)
     assert stored.model_version == feedback_app.extensions["recognizer"].version
     expected = to_mnist_28x28(decode(digit_images[8]))
     assert np.abs(stored.image_28x28 / 255.0 - expected).max() <= 1 / 255 + 1e-6
@@ -163,14 +164,15 @@ def test_review_page_is_off_without_a_token(client):
 def test_review_page_needs_the_token(make_app, database, digit_images):
     app = make_app(DATABASE_URL=database, ADMIN_TOKEN="s3cret")
     client = app.test_client()
-    correction = post_json(client, image=data_url(digit_images[6]), predicted=5, correct=6).get_json()["id"]
+    # A 6 that someone says is a 5: stored as read (6) and as said (5).
+    correction = post_json(client, image=data_url(digit_images[6]), predicted=6, correct=5).get_json()["id"]
     assert client.get("/admin/feedback").status_code == 401
     assert client.get("/admin/feedback", headers={"Authorization": "Bearer wrong"}).status_code == 401
     basic = "Basic " + base64.b64encode(b"admin:s3cret").decode()
     page = client.get("/admin/feedback", headers={"Authorization": basic})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert f"#{correction}: predicted <b>5</b>, really <b>6</b>" in html
+    assert f"#{correction}: predicted <b>6</b>, really <b>5</b>" in html
     assert "data:image/png;base64," in html
 
     bearer = {"Authorization": "Bearer s3cret"}

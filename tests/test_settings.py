@@ -18,7 +18,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 
 def test_defaults_then_environment_then_mapping():
-    assert settings.resolve({}, environ={})["RATE_LIMIT"] == "120 per minute"
+    assert settings.resolve({}, environ={})["RATE_LIMIT"] == "600 per minute"
     from_env = settings.resolve(
         {}, environ={"DIGITREC_RATE_LIMIT": "5 per minute", "DIGITREC_MAX_BODY": "1000"}
     )

@@ -102,7 +102,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, model: str | 
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--number", is_flag=True, help="Read several digits left to right.")
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model (default: shipped).")

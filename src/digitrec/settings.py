@@ -137,10 +137,11 @@ SETTINGS = (
     ),
     Setting(
         "RATE_LIMIT",
-        "120 per minute",
+        "600 per minute",
         _rate_limit,
         "a limit such as `60 per minute; 1000 per hour`, or `off`",
-        "per-client limit on `/api/v1/predict`; `off` turns every rate limit off",
+        "per-client limit on `/api/v1/predict` (the page asks for up to 5 answers a second while "
+        "the pen is down); `off` turns every rate limit off",
     ),
     Setting(
         "FEEDBACK_RATE_LIMIT",

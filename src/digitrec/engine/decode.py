@@ -50,8 +50,8 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-        except Image.DecompressionBombError:
-            raise ImageTooLarge(_too_large_message(None, max_pixels)) from None
+        except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+            raise ImageTooLarge(_too_large_message(None, min(max_pixels, MAX_FULL_DECODE_PIXELS))) from None
         except Image.UnidentifiedImageError:
             raise UnsupportedImage(f"This is not an image we can read: send {_SUPPORTED}.") from None
         except Exception:  # Pillow's plugins raise many types on malformed headers
@@ -127,10 +127,10 @@ def _to_standard_mode(image: Image.Image) -> Image.Image:
 
 def _too_large_message(size: tuple[int, int] | None, max_pixels: int, kind: str = "an image") -> str:
     declared = f" declares {size[0]:,} × {size[1]:,} pixels and" if size else ""
-    return (
-        f"The image{declared} is too large: the limit for {kind} is "
-        f"{_pixels(max_pixels)}. Send a smaller image."
-    )
+    limit = f"the limit for {kind} is {_pixels(max_pixels)}"
+    if kind == "an image" and max_pixels == MAX_FULL_DECODE_PIXELS:  # format unknown: say both
+        limit = f"the limit is {_pixels(max_pixels)} ({_pixels(MAX_PIXELS)} for a JPEG photo)"
+    return f"The image{declared} is too large: {limit}. Send a smaller image."
 
 
 def _pixels(count: int) -> str:

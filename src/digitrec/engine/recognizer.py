@@ -99,7 +99,8 @@ class Recognizer:
         except (OSError, ValueError) as exc:
             raise ModelNotFound(f"Cannot load the model {where}: {exc}") from None
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelNotFound(f"The model {where} is not a valid ONNX model: {exc}") from None
+            reason = str(exc).split(":")[-1].strip().rstrip(".")  # ONNX Runtime's own words last
+            raise ModelNotFound(f"The model {where} is not a valid ONNX model ({reason}).") from None
         self._input = self._session.get_inputs()[0].name
         self.version = str(self.card.get("version", "unknown"))
         self.uncertain_below = float(self.card.get("uncertain_below", 0.5))

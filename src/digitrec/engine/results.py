@@ -35,7 +35,7 @@ def result_json(digits: Sequence[Prediction], explain: bool = False) -> dict:
         "uncertain": any(d.uncertain for d in digits),
     }
     if len(entries) == 1:
-        body = {**entries[0], **body}
+        body = {**body, **{k: v for k, v in entries[0].items() if k not in body}}
     else:
         body["digit"] = None
     return {**body, "digits": entries}

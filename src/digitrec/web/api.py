@@ -78,7 +78,7 @@ def feedback():
     elif request.mimetype == "application/json":
         fields, from_form = json_body(), False
         if not isinstance(fields, dict):
-            raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + HOW_TO_CORRECT)
+            raise not_an_object(fields, HOW_TO_CORRECT)
     else:
         raise RequestProblem(415, "unsupported_media_type", HOW_TO_CORRECT)
     request_id = fields.get("request_id")
@@ -117,8 +117,11 @@ def feedback():
                 422, "invalid_digit_index", "The picture holds one digit: digit_index must be 0 or left out."
             )
         target, digit_index = whole, None
+    # What was predicted is what this server reads now, not what the client says it was
+    # shown: a client cannot file "predicted 9" against a digit read as 1.
+    del predicted
     correction_id = store().add(
-        target.input_28x28, predicted, correct, model.version, data, request_id, digit_index
+        target.input_28x28, target.digit, correct, model.version, data, request_id, digit_index
     )
     return jsonify({"id": correction_id, "kind": "digit"}), 201
 
@@ -262,16 +265,26 @@ def _raw_body() -> bytes:
     return data
 
 
+def not_an_object(payload, how_to_send: str) -> RequestProblem:
+    """The error for a JSON body that is not an object: unparsable, or another JSON value."""
+    kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    what = (
+        "not valid JSON"
+        if payload is None
+        else f"JSON, but {kinds.get(type(payload), 'null')}, not an object"
+    )
+    return RequestProblem(400, "malformed_json", f"The body is {what}. " + how_to_send)
+
+
 def _image_from_json(payload, how_to_send: str) -> bytes:
     if not isinstance(payload, dict):
-        raise RequestProblem(400, "malformed_json", "The body is not a JSON object. " + how_to_send)
+        raise not_an_object(payload, how_to_send)
     text = payload.get("image")
     if text == "":
         raise RequestProblem(400, "missing_image", "The 'image' field is empty. " + how_to_send)
     if not isinstance(text, str):
-        raise RequestProblem(
-            400, "missing_image", "The JSON object has no string field 'image'. " + how_to_send
-        )
+        problem = "has no field 'image'" if text is None else "has an 'image' that is not a string"
+        raise RequestProblem(400, "missing_image", f"The JSON object {problem}. " + how_to_send)
     if text.startswith("data:"):
         header, _, text = text.partition(",")
         if not header.startswith("data:image/") or not header.endswith(";base64"):

@@ -134,7 +134,7 @@ def _http_error(error: HTTPException):
     messages = {
         404: "There is no such API endpoint. See /api/v1/openapi.json for the ones there are.",
         413: f"The request body is too large: the limit is {_size(request.max_content_length or 0)}.",
-        429: f"Too many requests: the limit is {error.description}. Wait a little and retry.",
+        429: f"Too many requests: the limit is {error.description.replace(' per 1 ', ' per ')}. Wait a little and retry.",
     }
     message = messages.get(error.code, error.description or error.name)
     response = error_response(error.code, _HTTP_CODES.get(error.code, "http_error"), message)

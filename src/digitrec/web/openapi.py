@@ -267,7 +267,7 @@ def openapi_spec(model_version: str) -> dict:
             },
             "/api/v1/openapi.json": {
                 "get": {
-                    "summary": "This document",
+                    "summary": "The OpenAPI 3.1 description of this API",
                     "operationId": "openapi",
                     "responses": {"200": _json("OpenAPI 3.1 document", {"type": "object"})},
                 }

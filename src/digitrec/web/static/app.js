@@ -8,7 +8,7 @@ const FEEDBACK_API = "/api/v1/feedback";
 // sent and decoded in a few milliseconds.
 const EXPORT_SIZE = 140;
 const BRUSH = 0.075; // brush width as a share of the canvas: MNIST-like strokes at 28x28
-const LIVE_MS = 150; // while the pen is down, an answer at most this often (<= ~7 requests/s)
+const LIVE_MS = 200; // while the pen is down, an answer at most this often (<= 5 requests/s)
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("draw-canvas");
@@ -342,7 +342,9 @@ function showResult(body, source, whileDrawing = false) {
       const img = document.createElement("img");
       img.src = d.input_28x28;
       img.alt = "";
-      choose.append(img, `${d.digit} · ${percent(d.confidence)}`);
+      // An unsure digit is marked, so the person knows which one to check.
+      choose.classList.toggle("unsure", d.uncertain);
+      choose.append(img, `${d.digit}${d.uncertain ? "?" : ""} · ${percent(d.confidence)}`);
       choose.addEventListener("click", () => chooseDigit(index));
       li.append(choose);
       return li;
@@ -388,7 +390,8 @@ function chooseDigit(index) {
     button.setAttribute("aria-pressed", String(button.dataset.testid === `digit-choice-${index}`));
   }
   const read = lastSent.answer.digits[index].digit;
-  $("feedback-status").textContent = `Digit ${index + 1} (read as ${read}): now tap the right digit.`;
+  const nth = ["1st", "2nd", "3rd"][index] || `${index + 1}th`;
+  $("feedback-status").textContent = `The ${nth} digit, read as ${read}: now tap the right digit.`;
 }
 
 async function sendCorrection(correct) {
