@@ -29,8 +29,10 @@ def server_database(database):
 
 
 @pytest.fixture(scope="module")
-def corrections(mnist_test_set):
-    """300 distinct real images, each with its own (predicted, correct) pair."""
+def corrections(mnist_test_set, recognizer):
+    """300 distinct real images, each with its own label to store (a varied one, so that a
+    row mixed up with another shows), and what the server reads in it (stored as
+    ``predicted``, whatever the client claims)."""
     images, labels = mnist_test_set
     rng = np.random.default_rng(3)
     items = []
@@ -40,8 +42,9 @@ def corrections(mnist_test_set):
             {
                 "request_id": f"c{i}",
                 "image": "data:image/png;base64," + base64.b64encode(data).decode(),
-                "predicted": int((labels[i] + 1 + i % 8) % 10),
-                "correct": int(labels[i]),
+                "predicted": int(labels[i]),
+                "correct": int((labels[i] + 1 + i % 8) % 10),
+                "read": recognizer.recognize(data).digit,
                 "expected_28x28": to_mnist_28x28(decode(data)),
             }
         )
@@ -64,7 +67,7 @@ def assert_rows_match(store: FeedbackStore, corrections: list[dict], ids: dict[s
         row = stored[correction_id]
         item = by_request[request_id]
         assert row.request_id == request_id
-        assert (row.predicted, row.correct) == (item["predicted"], item["correct"])
+        assert (row.predicted, row.correct) == (item["read"], item["correct"])
         image = np.frombuffer(bytes(row.image_28x28), np.uint8).reshape(28, 28) / 255.0
         assert np.abs(image - item["expected_28x28"]).max() <= 1 / 255 + 1e-6, request_id
     for row in rows:  # no partial rows of any kind
