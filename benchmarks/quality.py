@@ -5,7 +5,7 @@
 Prints Markdown tables: the whole MNIST test set as 28x28 PNG files through the engine (the
 API's path); accuracy on MNIST test digits re-rendered as canvas drawings, scans, tight
 crops, bold marker and small drawings, and photos (with how many are refused, and how many
-of those are asked to write bigger); straight ones; bold digits read as numbers;
+of those are asked to write bigger); straight ones; narrow digits; bold digits read as numbers;
 whole-number accuracy on composed numbers; and how often non-digits (letters, shapes,
 scribbles) are refused (422 no digit) or flagged uncertain.
 """
@@ -81,6 +81,19 @@ def main() -> None:
         f"{ones / args.count:.2%} read as 1; centre of mass at most {worst:.2f} px from MNIST's (14, 14)"
     )
 
+    rng = np.random.default_rng(3)
+    narrow = Counter()
+    for i in picked:
+        result = recognizer.recognize(renderings.narrow_drawing(images[i], rng))
+        narrow["right"] += result.digit == labels[i]
+        narrow["uncertain"] += result.uncertain
+        narrow["1"] += result.digit == 1 and labels[i] != 1
+    print(
+        f"Narrow digits (a quarter to two fifths as wide as tall, as squeezed into a number on a phone): "
+        f"{narrow['right'] / len(picked):.2%} right, {narrow['uncertain'] / len(picked):.1%} flagged uncertain, "
+        f"{narrow['1'] / len(picked):.1%} other digits read as 1"
+    )
+
     rng = np.random.default_rng(5)
     right = 0
     for i in picked:
@@ -92,12 +105,16 @@ def main() -> None:
     for title, compose, sizes in (
         ("Numbers of 2-6 digits", renderings.compose_number, (2, 7)),
         ("Numbers of 2-4 touching digits", renderings.compose_touching_number, (2, 5)),
+        ("Numbers of 3-6 narrow digits across a phone's canvas", renderings.narrow_number, (3, 7)),
     ):
         rng = np.random.default_rng(42)
         right = 0
         for _ in range(args.count):
             chosen = rng.choice(len(images), int(rng.integers(*sizes)), replace=False)
-            reading = recognizer.read_number(compose([images[i] for i in chosen], rng))
+            try:
+                reading = recognizer.read_number(compose([images[i] for i in chosen], rng))
+            except NoDigitFound:
+                continue  # refused (broken strokes taken for texture): wrong
             right += reading.number == "".join(str(labels[i]) for i in chosen)
         print(f"\n{title} read exactly: {right / args.count:.2%} of {args.count}")
     print()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
+
 
 def _arc(cx, cy, rx, ry, start_deg, end_deg, n=24):
     return [
@@ -52,3 +55,24 @@ def shifted(strokes, dx: float = 0.0, dy: float = 0.0, scale: float = 1.0):
         [(0.5 + (x - 0.5) * scale + dx, 0.5 + (y - 0.5) * scale + dy) for x, y in stroke]
         for stroke in strokes
     ]
+
+
+def squeezed(digits: list[int], width: float):
+    """The strokes of ``digits`` side by side across the canvas, each squeezed to ``width``
+    of its own size sideways (the way people fit a long number onto a phone)."""
+    return [
+        [((k + 0.5) / len(digits) + (x - 0.5) * width, y) for x, y in stroke]
+        for k, digit in enumerate(digits)
+        for stroke in STROKES[digit]
+    ]
+
+
+def rasterised(strokes, size: tuple[int, int] = (340, 280), brush: int = 12) -> np.ndarray:
+    """The strokes drawn with a round ``brush`` on a ``size`` (width, height) canvas: its
+    alpha channel, anti-aliased (drawn at 4x, then reduced), as the page's canvas holds it."""
+    width, height = size
+    canvas = np.zeros((height * 4, width * 4), np.uint8)
+    for stroke in strokes:
+        points = np.array([(x * width * 4, y * height * 4) for x, y in stroke], np.int32)
+        cv2.polylines(canvas, [points], False, 255, thickness=brush * 4, lineType=cv2.LINE_AA)
+    return cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)

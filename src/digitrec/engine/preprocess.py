@@ -33,6 +33,8 @@ BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
 WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
+NARROW = 0.5  # digits narrower than this share of their height may be squeezed
+MIN_WIDENED_STROKES = 1.8  # ... if at least this many stroke widths wide: not a bare line
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,24 @@ def from_uint8_28x28(pixels: np.ndarray) -> np.ndarray:
 def ink_to_28x28(ink: Ink) -> np.ndarray:
     """All the ink found, as one MNIST-style digit."""
     return to_28x28(ink.image, ink.mask)
+
+
+def widened_28x28(ink: np.ndarray, mask: np.ndarray, stretch: float) -> np.ndarray | None:
+    """A narrow digit stretched sideways by ``stretch``, as a second reading: the digits of
+    a number squeezed to fit a phone's canvas (a "2" a third as wide as it is tall) keep
+    that shape when the longest side is fitted to 20 px, and the model reads such a sliver
+    as "1". None when the digit is not narrow, or is no wider than a couple of strokes (a
+    bare line, which stretched would only be a fatter or more slanted "1")."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    if w == 0 or w >= NARROW * h or stretch <= 1:
+        return None
+    crop = mask[y : y + h, x : x + w]
+    if w < MIN_WIDENED_STROKES * stroke_width(crop):
+        return None
+    width = min(round(w * stretch), h)
+    stretched = cv2.resize(np.ascontiguousarray((ink * mask)[y : y + h, x : x + w]), (width, h))
+    wide_mask = cv2.resize(crop.view(np.uint8), (width, h), interpolation=cv2.INTER_NEAREST)
+    return to_28x28(stretched, wide_mask.view(bool))
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:

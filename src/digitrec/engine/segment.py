@@ -24,6 +24,8 @@ SEVERAL_DIGITS = 1.5  # wider than this share of its height, it is (almost) neve
 NARROWEST = 0.4  # the narrowest digit (a 1 aside) as a share of its height: caps the cuts
 MAX_TOUCHING = 4  # at most this many digits are looked for in one piece
 STACKED = 0.2  # narrow pieces one wholly above the other, this close, are one broken digit
+USUAL_SLOT = 0.75  # a number's width per digit, as a share of the digits' height, at least
+MAX_STRETCH = 2.5  # a squeezed number's digits are read at most this much wider
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,21 @@ def split_ink(ink: Ink) -> list[DigitPiece]:
             continue  # a stray mark beside the number, not a digit
         pieces.append(_piece(ink, ink.mask_of(group)))
     return sorted(pieces, key=lambda p: p.box.x)
+
+
+def squeeze(pieces: list[DigitPiece]) -> float:
+    """How much narrower than usual a number is written: its width per digit against
+    USUAL_SLOT of the digits' height (1 when not squeezed, up to MAX_STRETCH). People
+    squeeze a number to fit it across a phone's canvas; its digits then need reading that
+    much wider. One digit alone has no context: a narrow one with a flag is a "1", and a
+    squeezed "7" would look just the same."""
+    if len(pieces) < 2:
+        return 1.0
+    height, width = pieces[0].mask.shape
+    span = (pieces[-1].box.x + pieces[-1].box.width - pieces[0].box.x) * width
+    tall = float(np.median([p.box.height for p in pieces])) * height
+    slot = span / len(pieces) / max(tall, 1.0)
+    return float(min(max(USUAL_SLOT / slot, 1.0), MAX_STRETCH))
 
 
 def touching_splits(ink: Ink, piece: DigitPiece) -> list[list[DigitPiece]]:

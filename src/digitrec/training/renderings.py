@@ -190,6 +190,54 @@ def small_drawing(digit, rng) -> bytes:
     return canvas_png(alpha)
 
 
+def _squeezed_strokes(digit: np.ndarray, width_share: float, height: int) -> np.ndarray:
+    """The centre lines of the digit, ``height`` px tall and at most ``width_share`` of
+    that wide (digits already narrower keep their width), as a bool image."""
+    ys, xs = np.nonzero(digit > 40)
+    crop = np.pad(digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], 1)
+    width = max(2, int(height * min(crop.shape[1] / crop.shape[0], width_share)))
+    big = cv2.resize(crop, (crop.shape[1] * 8, crop.shape[0] * 8), interpolation=cv2.INTER_CUBIC)
+    big = cv2.GaussianBlur(big, (0, 0), 6)  # smooth outlines: fewer spurs on the centre lines
+    # (the empty margin also lets the skeleton's erosion, which treats the outside as ink,
+    # wear strokes down that would otherwise touch the edge: it would never end)
+    return cv2.resize(skeleton(big), (width, height), interpolation=cv2.INTER_AREA) > 0
+
+
+def _brushed(lines: np.ndarray, brush: int) -> np.ndarray:
+    """Centre lines drawn with a round brush of ``brush`` px, anti-aliased: the canvas alpha."""
+    pen = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (brush, brush))
+    return cv2.GaussianBlur(cv2.dilate(lines.astype(np.uint8) * 255, pen), (0, 0), 0.7)
+
+
+def narrow_drawing(digit, rng) -> bytes:
+    """A digit drawn tall and narrow on the 280 px canvas, as people squeeze the digits of
+    a number onto a phone: 50-70 % of the canvas tall, its ink a quarter to two fifths as
+    wide as it is tall, a brush of 9-21 px."""
+    height = int(rng.uniform(0.5, 0.7) * 280)
+    lines = _squeezed_strokes(digit, rng.uniform(0.25, 0.4), height)
+    canvas = np.zeros((280, 280), bool)
+    y = int(rng.integers(25, 280 - height - 10))
+    x = int(rng.integers(25, 280 - lines.shape[1] - 25))
+    canvas[y : y + height, x : x + lines.shape[1]] = lines
+    return canvas_png(_brushed(canvas, int(rng.integers(9, 22))))
+
+
+def narrow_number(digits: list[np.ndarray], rng) -> bytes:
+    """A number written across a phone's canvas (340 x 280 px): each digit as tall as a
+    narrow_drawing and squeezed into its share of the width, with small gaps."""
+    canvas = np.zeros((280, 340), bool)
+    slot = (340 - 30) // len(digits)
+    height = int(rng.uniform(0.45, 0.65) * 280)
+    x = 15
+    for digit in digits:
+        lines = _squeezed_strokes(digit, min(0.45, 0.7 * slot / height), height)
+        y = int(rng.integers(20, 280 - height - 20))
+        left = x + int(rng.integers(0, max(1, slot - lines.shape[1] - 12)))
+        canvas[y : y + height, left : left + lines.shape[1]] |= lines
+        x += slot
+    return canvas_png(_brushed(canvas, int(rng.integers(9, 16))))
+
+
 def straight_one(rng, brush: int | None = None) -> bytes:
     """A straight "1" as people draw it on the page: one stroke, -20..+20 degrees from
     upright, a round brush of 8-30 px, 35-80 % of the 280 px canvas tall, anywhere on it."""
