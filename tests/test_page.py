@@ -18,7 +18,7 @@ from digitrec.storage.feedback import FeedbackStore
 from digitrec.training import renderings
 
 from servers import start_server, stop_server
-from strokes import STROKES, shifted
+from strokes import STROKES, shifted, squeezed
 
 CHROMIUM = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -172,6 +172,15 @@ def test_drawing_with_a_finger_on_a_phone(phone):
     # Keyboard shortcuts are not offered on a touch screen.
     assert not phone.locator(".keys").is_visible()
     screenshot(phone, "phone.png")
+
+
+def test_a_long_number_written_across_a_phone_is_read(phone):
+    # Five digits across the phone's canvas with a finger: each a quarter as wide as usual,
+    # the last one up to the edge (this read "1111").
+    draw_with_touch(phone, squeezed([1, 2, 3, 4, 7], 0.25))
+    wait_for_answer(phone, "12347", testid="result-number")
+    assert phone.locator("#canvas-boxes .box").count() == 5
+    screenshot(phone, "phone-number.png")
 
 
 def test_a_number_is_read_left_to_right_with_boxes(desktop):

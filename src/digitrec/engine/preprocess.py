@@ -30,11 +30,12 @@ MIN_SMALL_DIGIT_TO_STROKE = 4.0  # a small digit shorter than this many strokes 
 BROAD_BRUSH = 0.045  # strokes wider than this share of the image: a canvas brush, not a pen
 SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
 BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may be clutter
+NEIGHBOUR = 0.7  # ... unless at least this share as tall as the digits inside: a digit too
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
 WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
 NARROW = 0.5  # digits narrower than this share of their height may be squeezed
-MIN_WIDENED_STROKES = 1.8  # ... if at least this many stroke widths wide: not a bare line
+MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,16 @@ def find_ink(ink: np.ndarray) -> Ink:
         frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
         return at_border or frame
 
+    def neighbour(i: int, tallest: int) -> bool:
+        """A digit drawn up to the edge beside the others (a number across a phone's
+        canvas): as tall as they are, and not a line along a whole side."""
+        _, _, w, h, _ = stats[i]
+        return NEIGHBOUR * tallest <= h < 0.85 * height and w < 0.85 * width
+
     inside = [i for i in ids if not clutter(i)]
+    if len(inside) >= 2:  # digits of a number inside: the one at the edge is its last
+        tallest = max(stats[i][3] for i in inside)
+        inside += [i for i in ids if clutter(i) and neighbour(i, tallest)]
     if inside and sum(areas[i - 1] for i in inside) >= 0.2 * areas.max():
         largest = max(areas[i - 1] for i in inside)
         ids = [i for i in inside if areas[i - 1] >= SPECK_FRACTION * largest]

@@ -27,6 +27,7 @@ from digitrec.engine.segment import (
 )
 
 DEFAULT_MODEL = "digitrec.onnx"
+WIDENED_MIN = 0.5  # a widened reading this sure of another digit than "1" is kept (unsure if unsure)
 CLEARER = 4  # a cut into touching digits must be this many times less likely wrong than the whole
 
 
@@ -136,7 +137,12 @@ class Recognizer:
         read = []
         for prediction, (_, wide) in zip(as_is, images):
             widened = next(predictions) if wide is not None else None
-            if prediction.digit == 1 and widened is not None and widened.digit != 1 and not widened.uncertain:
+            if (
+                prediction.digit == 1
+                and widened is not None
+                and widened.digit != 1
+                and widened.confidence >= WIDENED_MIN
+            ):
                 prediction = widened
             read.append(prediction)
         return read

@@ -124,14 +124,19 @@ def retrain(
     hp = Hyperparameters()
     order = np.random.default_rng(hp.seed).permutation(len(data.train_images))
     val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
-    replay_idx = rng.choice(train_idx, rs.epochs * rs.replay, replace=False)
+    # Different digits within an epoch; across epochs they may come again (4 x 15,000 is
+    # more than the 55,000 training digits).
+    per_epoch_replay = min(rs.replay, len(train_idx))
+    replay_idx = np.concatenate(
+        [rng.choice(train_idx, per_epoch_replay, replace=False) for _ in range(rs.epochs)]
+    )
     x_replay = data.train_images[replay_idx]
     half = len(x_replay) // 2
     x_replay = np.concatenate([x_replay[:half], through_engine(x_replay[half:])])
     y_replay = data.train_labels[replay_idx]
     neg = negatives.images(rs.negatives, seed=rs.seed)
     neg_val = negatives.images(rs.validation_negatives, seed=rs.seed + 1)
-    per_epoch = rs.replay + len(neg)
+    per_epoch = per_epoch_replay + len(neg)
     repeats = max(
         1, round(rs.corrections_share * per_epoch / (1 - rs.corrections_share) / max(len(x_fix), 1))
     )
