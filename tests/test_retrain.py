@@ -21,7 +21,7 @@ from digitrec.training.train import weights_path
 pytestmark = pytest.mark.slow
 pytest.importorskip("tensorflow")
 
-SMALL = RetrainSettings(epochs=2, replay=4000, negatives=300, validation_negatives=200, variant_count=100)
+SMALL = RetrainSettings(epochs=2, replay=8000, negatives=600, validation_negatives=200, variant_count=100)
 
 
 def send(client, png: bytes, correct: int, request_id: str) -> None:
@@ -82,7 +82,12 @@ def test_a_flood_of_wrong_labels_is_rejected(setup, mnist_test_set):
     for i in ones:  # 150 "clients": every correction its own request
         send(client, renderings.transparent_canvas(images[i], rng), 7, f"flood-{i}")
     card = retrain(None, versions, store, shipped_model_path(), SMALL, promote=True, log=lambda _: None)
-    assert card["status"] == "rejected" and "digit 1 fell" in card["gate"]["verdict"]
+    # Rejected whichever way the gate sees it: learnt, the flood costs MNIST digits (the
+    # full-size `bench_learning.py --flood 500`: digits 7 and 9 fell, MNIST -0.33 points);
+    # not learnt, the held-out wrong labels do not "improve".
+    assert card["status"] == "rejected", card["gate"]["verdict"]
+    verdict = card["gate"]["verdict"]
+    assert "fell" in verdict or "did not improve" in verdict, verdict
     assert versions.active_number() == 1  # production unchanged
     assert versions.get(card["number"]).reason == card["gate"]["verdict"]
 
