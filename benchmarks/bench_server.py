@@ -57,14 +57,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(workers: int, threads: int, port: int) -> tuple[subprocess.Popen, float]:
-    """Start the server and return it with the seconds until the first successful prediction."""
+def start(
+    workers: int, threads: int, port: int, extra_env: dict | None = None
+) -> tuple[subprocess.Popen, float]:
+    """Start the server and return it with the moment it was started (perf_counter)."""
     env = {
         **os.environ,
         # One client from one address would hit the rate limit; requests are logged at the
         # default level (a line per request), as in production.
         "DIGITREC_RATE_LIMIT": "off",
         "DIGITREC_DATA_DIR": tempfile.mkdtemp(prefix="digitrec-bench-"),
+        **(extra_env or {}),
     }
     started = time.perf_counter()
     process = subprocess.Popen(
