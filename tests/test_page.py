@@ -183,6 +183,28 @@ def test_a_long_number_written_across_a_phone_is_read(phone):
     screenshot(phone, "phone-number.png")
 
 
+def test_a_letter_is_not_shown_as_a_digit(desktop):
+    # A capital A: two slanted strokes and a bar.
+    draw_with_mouse(desktop, [[(0.3, 0.8), (0.5, 0.2), (0.7, 0.8)], [(0.38, 0.58), (0.62, 0.58)]])
+    sync_api.expect(desktop.get_by_test_id("result-confidence")).to_contain_text(
+        "does not look like a digit", timeout=10_000
+    )
+    sync_api.expect(desktop.get_by_test_id("result-digit")).to_have_text("?")
+    sync_api.expect(desktop.get_by_test_id("copy")).to_be_hidden()
+    screenshot(desktop, "not-a-digit.png")
+
+
+def test_tapping_the_digit_that_was_read_corrects_nothing(desktop):
+    draw_with_mouse(desktop, STROKES[7])
+    wait_for_answer(desktop, "7")
+    desktop.get_by_test_id("feedback-7").click()
+    sync_api.expect(desktop.locator("#feedback-status")).to_have_text(
+        "That is what it read (7): nothing to correct."
+    )
+    desktop.get_by_test_id("feedback-8").click()
+    sync_api.expect(desktop.locator("#feedback-status")).to_contain_text("saved as an 8")
+
+
 def test_a_number_is_read_left_to_right_with_boxes(desktop):
     strokes = shifted(STROKES[4], dx=-0.22, scale=0.55) + shifted(STROKES[2], dx=0.22, scale=0.55)
     draw_with_mouse(desktop, strokes)

@@ -38,13 +38,15 @@ class Commands(click.Group):
     """The edge of the CLI: every error a user can cause ends here as one sentence."""
 
     def invoke(self, ctx: click.Context):
-        from digitrec.storage.feedback import StorageUnavailable
+        from digitrec.storage.feedback import OutdatedSchema, StorageUnavailable
 
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # the reader went away (`digitrec predict ... | head`)
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_BAD_INPUT)
+        except OutdatedSchema as error:  # waiting will not help: the user must act
+            raise CommandFailed(error.message, EXIT_SETUP) from None
         except StorageUnavailable as error:
             raise CommandFailed(error.message, EXIT_UNAVAILABLE) from None
         except DigitrecError as error:
@@ -276,7 +278,9 @@ def _model_versions():
     from digitrec.storage.models import ModelVersions
 
     values = settings.resolve()
-    return ModelVersions(FeedbackStore(settings.database_url(values)), Recognizer(values["MODEL"]).card)
+    store = FeedbackStore(settings.database_url(values))
+    store.check()  # a database from before model versions: say `digitrec db upgrade`
+    return ModelVersions(store, Recognizer(values["MODEL"]).card)
 
 
 def _who() -> str:

@@ -103,6 +103,11 @@ class StorageUnavailable(DigitrecError):
     code = "storage_unavailable"
 
 
+class OutdatedSchema(StorageUnavailable):
+    """The database answers, but its tables are older than this version of digitrec (or
+    were never created): `digitrec db upgrade` fixes it; waiting does not."""
+
+
 # What a database that is down, unreachable, corrupt or missing its files raises;
 # constraint violations (IntegrityError) are bugs and are not hidden behind this.
 _UNAVAILABLE = (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError)
@@ -269,7 +274,7 @@ class FeedbackStore:
                 revision = None
         if revision != head_revision():
             self._down_until = 0.0  # not an outage: nothing to wait for
-            raise StorageUnavailable(
+            raise OutdatedSchema(
                 f"The corrections database {safe_url(self.url)} has no current schema "
                 f"(revision {revision}, expected {head_revision()}): run `digitrec db upgrade`."
             )

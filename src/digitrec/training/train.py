@@ -34,7 +34,7 @@ class Hyperparameters:
     label_smoothing: float = 0.1
     dropout: float = 0.3
     validation_size: int = 5000  # held out from the 60k training images, for choosing
-    uncertain_share: float = 0.01  # share of validation digits we accept to flag "not sure"
+    uncertain_share: float = 0.005  # share of validation digits we accept to flag "not sure"
     seed: int = 20261121
     # The "not a digit" class: this many drawings of letters, shapes and scribbles
     # (training.negatives), and a separate set for validation.

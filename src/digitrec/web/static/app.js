@@ -284,19 +284,22 @@ function showResult(body, source, whileDrawing = false) {
   const numberEl = $("result-number");
   digitEl.hidden = several;
   numberEl.hidden = !several;
-  digitEl.textContent = String(body.digit);
+  // Not a digit: no big digit to read first, and nothing to copy.
+  const notDigit = !several && body.not_digit > body.confidence;
+  digitEl.textContent = notDigit ? "?" : String(body.digit);
+  $("copy").hidden = notDigit;
   numberEl.textContent = several ? body.number : "";
   numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
   panel.classList.toggle("uncertain", body.uncertain);
 
-  const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
+  const percent = (p) => (p < 0.005 ? "under 1%" : `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`);
   let announcement;
   if (several) {
     // How sure the whole number is (the product of its digits' confidences).
     $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
     $("result-alternatives").textContent = body.uncertain ? "Some digits are unclear: check them below." : "";
     announcement = `Answer: the number ${body.number}.`;
-  } else if (body.not_digit > body.confidence) {
+  } else if (notDigit) {
     // The model's first choice is "not a digit": say so, and keep the best digit as a guess.
     $("result-confidence").textContent = `This does not look like a digit (${percent(body.not_digit)})`;
     $("result-alternatives").textContent = `If it is one, the best guess is ${body.digit} (${percent(body.confidence)}).`;
@@ -319,7 +322,7 @@ function showResult(body, source, whileDrawing = false) {
       bar.style.width = `${(p * 100).toFixed(1)}%`;
       bar.setAttribute("aria-valuenow", (p * 100).toFixed(0));
       bar.classList.toggle("top", d === body.digit);
-      $(`prob-value-${d}`).textContent = percent(p);
+      $(`prob-value-${d}`).textContent = `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
     });
     $("model-view").src = body.input_28x28;
   }
@@ -403,14 +406,19 @@ async function sendCorrection(correct) {
     status.textContent = "First tap the digit that is wrong, above.";
     return;
   }
+  const read = several ? answer.digits[chosenDigit].digit : answer.digit;
+  if (correct === read && !(!several && answer.not_digit > answer.confidence)) {
+    status.textContent = `That is what it read (${read}): nothing to correct.`;
+    return;
+  }
   // A number is corrected one digit at a time: the server stores that digit's own 28x28.
   const form = new FormData();
   form.append("image", lastSent.blob, "image");
-  form.append("predicted", String(several ? answer.digits[chosenDigit].digit : answer.digit));
+  form.append("predicted", String(read));
   form.append("correct", String(correct));
   if (several) form.append("digit_index", String(chosenDigit));
   if (answer.request_id) form.append("request_id", answer.request_id);
-  await postCorrection(form, `Thank you: saved as a ${correct}.`);
+  await postCorrection(form, `Thank you: saved as ${correct === 8 ? "an" : "a"} ${correct}.`);
 }
 
 async function sendNumber(event) {
