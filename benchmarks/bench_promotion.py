@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from bench_learning import new_database
 from bench_server import free_port, start, wait_first_prediction, with_wrk
 
 from digitrec.engine.recognizer import shipped_model_path
@@ -53,14 +54,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    folder = tempfile.mkdtemp(prefix="digitrec-promotion-")
-    database = f"sqlite:///{folder}/feedback.sqlite3"
-    subprocess.run(
-        [sys.executable, "-m", "digitrec", "db", "upgrade"],
-        env={**os.environ, "DIGITREC_DATABASE_URL": database},
-        check=True,
-        capture_output=True,
-    )
+    database = new_database("promotion")
     card = json.loads(shipped_model_path().with_suffix(".json").read_text())
     ModelVersions(FeedbackStore(database), card).add(
         shipped_model_path().read_bytes(), {**card, "version": "promoted"}
@@ -68,7 +62,7 @@ def main() -> None:
 
     images, _ = mnist.load_test_set(os.environ.get(mnist.DATA_ENV))
     body = renderings.transparent_canvas(images[0], np.random.default_rng(0))
-    body_path = Path(folder) / "canvas.png"
+    body_path = Path(tempfile.mkdtemp(prefix="digitrec-promotion-")) / "canvas.png"
     body_path.write_bytes(body)
 
     port = free_port()

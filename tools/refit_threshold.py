@@ -20,7 +20,7 @@ import numpy as np
 from digitrec.engine import Recognizer
 from digitrec.engine.preprocess import from_uint8_28x28
 from digitrec.training import mnist, negatives
-from digitrec.training.train import NOT_A_DIGIT, Hyperparameters, through_engine
+from digitrec.training.train import Hyperparameters, digit_scores, through_engine
 
 
 def main() -> None:
@@ -35,11 +35,7 @@ def main() -> None:
     others = negatives.images(hp.validation_negatives, seed=hp.seed + 1)
     recognizer = Recognizer(args.model, threads=0)
 
-    def score(images: np.ndarray) -> np.ndarray:
-        p = recognizer.predict_tensors(from_uint8_28x28(images))
-        return np.where(p.argmax(1) == NOT_A_DIGIT, 0.0, p[:, :NOT_A_DIGIT].max(1))
-
-    d, n = score(digits), score(others)
+    d, n = (digit_scores(recognizer.predict_tensors(from_uint8_28x28(x))) for x in (digits, others))
     print(f"Model {recognizer.version}, card threshold {recognizer.uncertain_below:.4f}\n")
     print("| share of validation digits flagged | threshold | validation non-digits caught |")
     print("| ---: | ---: | ---: |")

@@ -80,8 +80,10 @@ def widened_28x28(ink: np.ndarray, mask: np.ndarray, stretch: float) -> np.ndarr
     that shape when the longest side is fitted to 20 px, and the model reads such a sliver
     as "1". None when the digit is not narrow, or is no wider than a couple of strokes (a
     bare line, which stretched would only be a fatter or more slanted "1")."""
+    if stretch <= 1:
+        return None
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-    if w == 0 or w >= NARROW * h or stretch <= 1:
+    if w == 0 or w >= NARROW * h:
         return None
     crop = mask[y : y + h, x : x + w]
     if w < MIN_WIDENED_STROKES * stroke_width(crop):

@@ -182,12 +182,10 @@ def small_drawing(digit, rng) -> bytes:
     big = cv2.resize(digit, (height * 4, height * 4), interpolation=cv2.INTER_CUBIC)
     bones = skeleton(big)
     lines = cv2.resize(bones, (height, height), interpolation=cv2.INTER_AREA) > 0
-    brush = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
-    canvas = np.zeros((280, 280), np.uint8)
+    canvas = np.zeros((280, 280), bool)
     y, x = (int(v) for v in rng.integers(25, 280 - height - 25, size=2))
-    canvas[y : y + height, x : x + height] = lines * 255
-    alpha = cv2.GaussianBlur(cv2.dilate(canvas, brush), (0, 0), 0.7)
-    return canvas_png(alpha)
+    canvas[y : y + height, x : x + height] = lines
+    return canvas_png(_brushed(canvas, 21))
 
 
 def _squeezed_strokes(digit: np.ndarray, width_share: float, height: int) -> np.ndarray:

@@ -216,6 +216,13 @@ def train(
     return card
 
 
+def digit_scores(probabilities: np.ndarray) -> np.ndarray:
+    """(N, 11) probabilities -> how sure each is a digit: 0 where "not a digit" wins, else
+    the best digit's probability. The uncertainty threshold is a quantile of these."""
+    best = probabilities[:, :NOT_A_DIGIT].max(axis=1)
+    return np.where(probabilities.argmax(1) == NOT_A_DIGIT, 0.0, best)
+
+
 def calibrate_and_export(
     model, x_val: np.ndarray, y_val: np.ndarray, digits_val: int, out: Path, uncertain_share: float
 ) -> dict:
@@ -229,7 +236,7 @@ def calibrate_and_export(
     val_probs = evaluate.softmax(val_logits / temperature)
     # A digit is refused when "not a digit" wins or the best digit is less sure than this:
     # the threshold makes the two together refuse ``uncertain_share`` of validation digits.
-    digit_score = np.where(val_probs.argmax(1) == NOT_A_DIGIT, 0.0, val_probs[:, :NOT_A_DIGIT].max(axis=1))
+    digit_score = digit_scores(val_probs)
     uncertain_below = float(np.quantile(digit_score[:digits_val], uncertain_share))
     negatives_seen = len(x_val) > digits_val
     caught = float((digit_score[digits_val:] < uncertain_below).mean()) if negatives_seen else 0.0
