@@ -117,6 +117,8 @@ def answer(page) -> str:
 
 
 def wait_for_answer(page, expected: str, testid: str = "result-digit") -> None:
+    """The final answer (not one shown while drawing, which the pen-up answer replaces)."""
+    sync_api.expect(page.locator("#answer")).not_to_have_attribute("aria-busy", "true", timeout=10_000)
     sync_api.expect(page.get_by_test_id(testid)).to_have_text(expected, timeout=10_000)
 
 

@@ -150,11 +150,16 @@ function exportDrawing() {
   return new Promise((resolve) => off.toBlob(resolve, "image/png"));
 }
 
+// The answer panel says while a final answer (pen up, a picture) is on its way: assistive
+// technology waits for it, and so can a test.
+const busy = (on) => $("answer").setAttribute("aria-busy", String(on));
+
 async function predictDrawing() {
   if (!strokes.length) {
     showError("Draw a digit first.");
     return;
   }
+  busy(true);
   // Encoding is asynchronous: a picture chosen (or Clear) meanwhile wins over this drawing.
   const epoch = drawingEpoch;
   const blob = await exportDrawing();
@@ -230,7 +235,10 @@ async function send(blob, source, whileDrawing = false) {
   inFlight = controller;
   const form = new FormData();
   form.append("image", blob, source === "canvas" ? "drawing.png" : blob.name || "picture");
-  if (!whileDrawing) say("Reading…");
+  if (!whileDrawing) {
+    busy(true);
+    say("Reading…");
+  }
   try {
     const response = await fetch(API, { method: "POST", body: form, signal: controller.signal });
     const body = await response.json().catch(() => null);
@@ -270,6 +278,7 @@ function confidenceWords(p, uncertain) {
 const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
 
 function showResult(body, source, whileDrawing = false) {
+  if (!whileDrawing) busy(false);
   $("error-message").hidden = true;
   $("feedback-status").textContent = "";
   $("typed-number").value = "";
@@ -373,6 +382,7 @@ function showBoxes(container, digits) {
 }
 
 function showError(message) {
+  busy(false);
   $("result").hidden = true;
   $("placeholder").hidden = true;
   const el = $("error-message");
