@@ -58,6 +58,34 @@ def test_small_drawings_are_read_right_or_refused_with_write_it_bigger(sample, r
     assert outcomes.count("wrong") <= 0.03 * SAMPLE, outcomes.count("wrong")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(renderings.PAPER_VARIANTS))
+def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recognizer):
+    """Exercise books: printed lines cross the strokes and run to the edges. Before the
+    engine took them out, 69 % (lined) and 52 % (squared) were read right, and 20-42 %
+    were refused as noise. Measured 99.7 % on 300 of each; the bar is 98 %, never refused."""
+    images, labels = sample
+    render = renderings.PAPER_VARIANTS[variant]
+    rng = np.random.default_rng(7)
+    predicted = np.array(
+        [recognizer.recognize(render(image, rng)).digit for image in images]
+    )  # raises if refused
+    accuracy = float((predicted == labels).mean())
+    print(f"{variant}: {accuracy:.2%} of {SAMPLE}")
+    assert accuracy >= 0.98, f"{variant}: {accuracy:.2%} < 98%"
+
+
+def test_the_lines_of_the_paper_are_not_read_as_ink(sample, recognizer):
+    """What the model sees of a digit on squared paper is the digit on plain paper: no
+    line, no crossing left behind, and no stroke taken away where it crosses a line."""
+    images, _ = sample
+    for seed, image in enumerate(images[:20]):
+        ruled = recognizer.recognize(renderings.squared_paper(image, np.random.default_rng(seed))).input_28x28
+        plain = recognizer.recognize(renderings.photo_jpeg(image, np.random.default_rng(seed))).input_28x28
+        overlap = (np.minimum(ruled, plain).sum()) / max(ruled.sum(), plain.sum())
+        assert overlap > 0.6, (seed, overlap)
+
+
 def test_a_straight_one_is_a_one_centred_by_mass(recognizer):
     """The way most people write a 1: one stroke, any slant to 20 degrees, any brush."""
     rng = np.random.default_rng(11)

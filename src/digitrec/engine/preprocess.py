@@ -35,6 +35,15 @@ TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest sid
 WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
 NARROW = 0.5  # digits narrower than this share of their height may be squeezed
+# Printed rulings (lined and squared paper, form lines): straight lines across at least this
+# share of the image, at most RULING_TILT degrees from level or upright, and at most this
+# share of the image's shorter side thick (a pen stroke that long is a digit filling the frame).
+RULING_SPAN = 0.6
+RULING_TILT = 8.0
+RULING_THIN = 0.025
+MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
+MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
+MAX_RULINGS = 64  # candidate lines looked at, the strongest first
 MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
 
 
@@ -116,7 +125,102 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     for channel, level in zip(channels, background):
         difference = (np.float32(level) - channel.astype(np.float32)) * np.float32(sign)
         signed = difference if signed is None else cv2.max(signed, difference)
-    return np.clip(signed - _uneven_background(signed), 0, 255)
+    return _without_rulings(np.clip(signed - _uneven_background(signed), 0, 255))
+
+
+def _without_rulings(ink: np.ndarray) -> np.ndarray:
+    """The ink map with the printed lines of lined or squared paper (or a form) taken out,
+    except where a pen stroke crosses them: long, thin and straight from edge to edge, they
+    would otherwise join the digit, or be read as part of it.
+
+    Lines are found by a Hough transform limited to near-level and near-upright angles, then
+    followed column by column (pages bend), and removed in a band as thick as they are."""
+    height, width = ink.shape
+    if min(height, width) < MIN_RULED_SIDE:
+        return ink
+    peak = float(cv2.blur(ink, (3, 3)).max())
+    if peak < MIN_CONTRAST:
+        return ink
+    binary = cv2.threshold(ink, 0.12 * peak, 1, cv2.THRESH_BINARY)[1].astype(np.uint8)
+    limit = RULING_THIN * min(height, width) + 1
+    cleared = ink
+    for upright in (False, True):
+        rows = np.ascontiguousarray(binary.T) if upright else binary
+        band, reach, level = _level_rulings(rows, limit, cleared.T if upright else cleared)
+        if band is None:
+            continue
+        # A stroke crossing a line has ink on both sides of it, and a stroke along a line is
+        # darker than the line alone: those parts of the band stay.
+        across = cv2.morphologyEx(rows & ~band, cv2.MORPH_CLOSE, np.ones((2 * reach + 3, 1), np.uint8))
+        erase = (band & ~across).view(bool)
+        erase = erase.T if upright else erase
+        if cleared is ink:
+            cleared = ink.copy()
+        erase &= cleared < 1.4 * level
+        cleared[erase] = 0
+        binary[erase] = 0  # where the lines cross, the other pass finds no ink either side
+    return cleared
+
+
+def _level_rulings(binary: np.ndarray, limit: float, ink: np.ndarray) -> tuple[np.ndarray | None, int, float]:
+    """uint8 mask (1 = ruling) of the near-level rulings in ``binary``, their half
+    thickness in px and the ink level along the darkest of them; (None, 0, 0) if none."""
+    height, width = binary.shape
+    # Only runs along a row vote: upright strokes, and most of a digit, drop out.
+    level = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, max(8, width // 30)), np.uint8))
+    if cv2.countNonZero(cv2.reduce(level, 0, cv2.REDUCE_MAX)) < RULING_SPAN * width:
+        return None, 0, 0.0  # nothing level runs that far across: no line to look for
+    if cv2.countNonZero(level) > MAX_RULED_SHARE * level.size:
+        return None, 0, 0.0  # broad strokes filling the frame, not thin lines on a page
+    tilt = math.radians(RULING_TILT)
+    found = cv2.HoughLines(
+        level,
+        1,
+        math.pi / 360,
+        int(RULING_SPAN * width),
+        min_theta=math.pi / 2 - tilt,
+        max_theta=math.pi / 2 + tilt,
+    )
+    if found is None:
+        return None, 0, 0.0
+    band = np.zeros_like(binary)
+    reach, darkest = 0, 0.0
+    xs = np.arange(0, width, 2)
+    window = np.arange(-6, 7)[:, None]
+    seen = np.zeros(height + 14, bool)  # rows (at mid-width) near a line already looked at
+    for rho, theta in found.reshape(-1, 2)[:MAX_RULINGS]:
+        guess = np.round((rho - xs * math.cos(theta)) / math.sin(theta)).astype(int)
+        middle = int(np.clip(guess[len(guess) // 2], -7, height + 6)) + 7
+        if seen[middle]:
+            continue  # a line votes once per row of its thickness: one look is enough
+        seen[max(0, middle - 3) : middle + 4] = True
+        ys = guess[None, :] + window
+        inside = (ys >= 0) & (ys < height)
+        hits = np.where(inside, level[np.clip(ys, 0, height - 1), xs[None, :]], 0)
+        counts = hits.sum(0)
+        present = counts > 0
+        if present.mean() < RULING_SPAN or band[np.clip(guess, 0, height - 1), xs].mean() > 0.5:
+            continue  # not along most of its length, or a line already taken
+        thickness = float(np.percentile(counts[present], 25))
+        if thickness > limit:
+            continue
+        centres = (hits * ys).sum(0)[present] / counts[present]
+        fit = np.polyfit(xs[present], centres, 2)  # pages bend
+        close = np.abs(np.polyval(fit, xs[present]) - centres) <= max(1.5, thickness)
+        if close.mean() < 0.6:
+            continue
+        fit = np.polyfit(xs[present][close], centres[close], 2)
+        half = math.ceil(thickness / 2 + 1)
+        points = np.stack([xs, np.polyval(fit, xs)], 1)
+        on = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
+        # Paper on both sides along most of it: not the edge of a broad stroke.
+        above, below = (binary[np.clip(on + side, 0, height - 1), xs] for side in (-half - 2, half + 2))
+        if ((above == 0) & (below == 0)).mean() < 0.6:
+            continue
+        darkest = max(darkest, float(np.median(ink[on, xs])))
+        cv2.polylines(band, [np.round(points * 16).astype(np.int32)], False, 1, 2 * half, cv2.LINE_8, 4)
+        reach = max(reach, half)
+    return (band, reach, darkest) if reach else (None, 0, 0.0)
 
 
 def find_ink(ink: np.ndarray) -> Ink:

@@ -112,6 +112,81 @@ def photo_jpeg(digit, rng) -> bytes:
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
 
 
+# Printed rulings as phones see them: light blue, grey, faint black; a red margin line.
+RULING_COLOURS = [(150, 185, 230), (165, 170, 180), (120, 120, 125), (170, 200, 235)]
+
+
+def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool) -> bytes:
+    """A phone photo of a digit written on ruled paper: lines (and columns, for squared
+    paper) across the whole page at ``pitch_share`` x the digit's height apart, bent a
+    little as a page is, under the digit's strokes; the page turned a few degrees, lit
+    unevenly, JPEG. The digit sits on a line, as people write in a notebook."""
+    height, width = 480, 640
+    size = int(rng.integers(140, 240))
+    pitch = size * rng.uniform(*pitch_share)
+    thickness = float(rng.uniform(1.2, 2.6))
+    colour = np.float32(RULING_COLOURS[rng.integers(len(RULING_COLOURS))])
+    bend, phase = rng.uniform(0, 5), rng.uniform(0, 2 * np.pi)
+    pad = 80  # the page is drawn larger and cut after turning: no corner left blank
+    rules = np.zeros((height + 2 * pad, width + 2 * pad), np.uint8)
+    xs = np.arange(0, rules.shape[1], 8, dtype=np.float32)
+    offset = rng.uniform(0, pitch)
+    for y in np.arange(offset, rules.shape[0], pitch):
+        line = np.stack([xs, y + bend * np.sin(xs / rules.shape[1] * np.pi * 2 + phase)], 1)
+        cv2.polylines(
+            rules, [np.round(line * 4).astype(np.int32)], False, 255, round(thickness * 4), cv2.LINE_AA, 2
+        )
+    if grid:
+        ys = np.arange(0, rules.shape[0], 8, dtype=np.float32)
+        for x in np.arange(rng.uniform(0, pitch), rules.shape[1], pitch):
+            line = np.stack([x + bend * np.sin(ys / rules.shape[0] * np.pi * 2 + phase), ys], 1)
+            cv2.polylines(
+                rules, [np.round(line * 4).astype(np.int32)], False, 255, round(thickness * 4), cv2.LINE_AA, 2
+            )
+    rule = rules.astype(np.float32) / 255 * rng.uniform(0.55, 0.9)
+
+    # The digit stands on a ruled line (its foot a little below or above it).
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    ys = np.flatnonzero(big.max(1) > 0.2)
+    target = pad + height / 2 + (ys.max() - size / 2) + rng.uniform(-60, 60)
+    baseline = offset + pitch * round((target - offset) / pitch)
+    top = int(
+        np.clip(baseline - ys.max() + rng.uniform(-0.1, 0.1) * pitch, pad + 10, pad + height - size - 10)
+    )
+    left = int(rng.integers(pad + 60, pad + width - size - 60))
+    ink = np.zeros_like(rule)
+    ink[top : top + size, left : left + size] = np.clip(big, 0, 1)
+    centre = (rules.shape[1] / 2, rules.shape[0] / 2)
+    turn = cv2.getRotationMatrix2D(centre, float(rng.uniform(-6, 6)), 1.0)
+    rule, ink = (cv2.warpAffine(a, turn, rules.shape[::-1])[pad:-pad, pad:-pad] for a in (rule, ink))
+
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(direction) * (xx - width / 2) + np.sin(direction) * (yy - height / 2)) / 400
+    light = np.clip(0.85 + 0.2 * gradient - 0.2 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 400**2, 0.4, 1.0)
+    paper = np.float32([240, 236, 228])
+    paper = paper * (1 - rule[..., None]) + colour * rule[..., None]
+    pen = np.float32([[35, 40, 70], [30, 30, 35], [30, 50, 140]][rng.integers(3)])
+    a = cv2.GaussianBlur(ink, (0, 0), 1.0)[..., None] * 0.95
+    photo = (paper * (1 - a) + pen * a) * light[..., None] + rng.normal(0, 3, (height, width, 1))
+    return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
+def lined_paper(digit, rng) -> bytes:
+    """A phone photo of a digit in a lined exercise book: a line every 0.9-1.5 times the
+    digit's height (the digit between two lines, or across one)."""
+    return _paper_photo(digit, rng, (0.65, 1.05), grid=False)
+
+
+def squared_paper(digit, rng) -> bytes:
+    """A phone photo of a digit on squared paper: squares 0.5-1.25 times the digit's height
+    (the digit in one square, or across two or three)."""
+    return _paper_photo(digit, rng, (0.35, 0.9), grid=True)
+
+
+PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
+
+
 def _ink_box(digit: np.ndarray, margin: int) -> np.ndarray:
     """The digit cropped to its ink, with ``margin`` px of paper kept round it."""
     ys, xs = np.nonzero(digit > 40)
