@@ -35,6 +35,7 @@ TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest sid
 WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
 NARROW = 0.5  # digits narrower than this share of their height may be squeezed
+MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
 # Printed rulings (lined and squared paper, form lines): straight lines across at least this
 # share of the image, at most RULING_TILT degrees from level or upright, and at most this
 # share of the image's shorter side thick (a pen stroke that long is a digit filling the frame).
@@ -44,7 +45,6 @@ RULING_THIN = 0.025
 MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
 MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
-MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
 
 
 @dataclass(frozen=True)

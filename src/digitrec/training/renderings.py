@@ -131,18 +131,21 @@ def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool) -> by
     rules = np.zeros((height + 2 * pad, width + 2 * pad), np.uint8)
     xs = np.arange(0, rules.shape[1], 8, dtype=np.float32)
     offset = rng.uniform(0, pitch)
-    for y in np.arange(offset, rules.shape[0], pitch):
-        line = np.stack([xs, y + bend * np.sin(xs / rules.shape[1] * np.pi * 2 + phase)], 1)
+
+    def rule(along: np.ndarray, across: float, length: int, level: bool) -> None:
+        """One printed line, ``across`` px from the edge, bent along its ``length``."""
+        bent = across + bend * np.sin(along / length * np.pi * 2 + phase)
+        line = np.stack([along, bent] if level else [bent, along], 1)
         cv2.polylines(
             rules, [np.round(line * 4).astype(np.int32)], False, 255, round(thickness * 4), cv2.LINE_AA, 2
         )
+
+    for y in np.arange(offset, rules.shape[0], pitch):
+        rule(xs, y, rules.shape[1], level=True)
     if grid:
         ys = np.arange(0, rules.shape[0], 8, dtype=np.float32)
         for x in np.arange(rng.uniform(0, pitch), rules.shape[1], pitch):
-            line = np.stack([x + bend * np.sin(ys / rules.shape[0] * np.pi * 2 + phase), ys], 1)
-            cv2.polylines(
-                rules, [np.round(line * 4).astype(np.int32)], False, 255, round(thickness * 4), cv2.LINE_AA, 2
-            )
+            rule(ys, x, rules.shape[0], level=False)
     rule = rules.astype(np.float32) / 255 * rng.uniform(0.55, 0.9)
 
     # The digit stands on a ruled line (its foot a little below or above it).

@@ -276,6 +276,10 @@ function confidenceWords(p, uncertain) {
 }
 
 const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
+// The model's first choice for a single digit is "not a digit".
+const looksLikeNoDigit = (answer) => !isNumber(answer) && answer.not_digit > answer.confidence;
+// A probability as the bars show it: whole percent at the ends, one decimal between.
+const barPercent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
 
 function showResult(body, source, whileDrawing = false) {
   if (!whileDrawing) busy(false);
@@ -294,14 +298,14 @@ function showResult(body, source, whileDrawing = false) {
   digitEl.hidden = several;
   numberEl.hidden = !several;
   // Not a digit: no big digit to read first, and nothing to copy.
-  const notDigit = !several && body.not_digit > body.confidence;
+  const notDigit = looksLikeNoDigit(body);
   digitEl.textContent = notDigit ? "?" : String(body.digit);
   $("copy").hidden = notDigit;
   numberEl.textContent = several ? body.number : "";
   numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
   panel.classList.toggle("uncertain", body.uncertain);
 
-  const percent = (p) => (p < 0.005 ? "under 1%" : `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`);
+  const percent = (p) => (p < 0.005 ? "under 1%" : barPercent(p));
   let announcement;
   if (several) {
     // How sure the whole number is (the product of its digits' confidences).
@@ -331,7 +335,7 @@ function showResult(body, source, whileDrawing = false) {
       bar.style.width = `${(p * 100).toFixed(1)}%`;
       bar.setAttribute("aria-valuenow", (p * 100).toFixed(0));
       bar.classList.toggle("top", d === body.digit);
-      $(`prob-value-${d}`).textContent = `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
+      $(`prob-value-${d}`).textContent = barPercent(p);
     });
     $("model-view").src = body.input_28x28;
   }
@@ -417,7 +421,7 @@ async function sendCorrection(correct) {
     return;
   }
   const read = several ? answer.digits[chosenDigit].digit : answer.digit;
-  if (correct === read && !(!several && answer.not_digit > answer.confidence)) {
+  if (correct === read && !looksLikeNoDigit(answer)) {
     status.textContent = `That is what it read (${read}): nothing to correct.`;
     return;
   }
