@@ -183,44 +183,77 @@ def _level_rulings(binary: np.ndarray, limit: float, ink: np.ndarray) -> tuple[n
     )
     if found is None:
         return None, 0, 0.0
+    xs = np.arange(0, width, 2)
+    rho, theta = found.reshape(-1, 2)[:MAX_RULINGS].T
+    guesses = np.round((rho[:, None] - xs * np.cos(theta)[:, None]) / np.sin(theta)[:, None]).astype(int)
+    # A line votes once per row of its thickness (and per small tilt): one look is enough,
+    # the strongest, so a candidate within 3 rows (at mid-width) of one looked at is not.
+    middles, looked = guesses[:, len(xs) // 2], []
+    for k, middle in enumerate(middles):
+        if all(abs(middle - middles[j]) > 3 for j in looked):
+            looked.append(k)
+    guesses = guesses[looked]
+
+    # Every candidate followed column by column at once: the level ink within 6 rows of it.
+    ys = guesses[:, None, :] + np.arange(-6, 7)[:, None]
+    hits = np.where((ys >= 0) & (ys < height), level[np.clip(ys, 0, height - 1), xs], 0)
+    counts = hits.sum(1)
+    present = counts > 0
+    along = present.mean(1) >= RULING_SPAN  # there along most of its length
+    guesses, hits, ys, counts, present = (a[along] for a in (guesses, hits, ys, counts, present))
+    if not len(guesses):
+        return None, 0, 0.0
+    thickness = _lower_quartiles(counts, present)
+    centres = (hits * ys).sum(1) / np.maximum(counts, 1)
+    u = (xs - width / 2) / width  # pages bend: a quadratic in u, fitted where the line is
+    fits = _quadratic_fits(u, centres, present)
+    close = present & (np.abs(_quadratic(fits, u) - centres) <= np.maximum(1.5, thickness)[:, None])
+    straight = close.sum(1) >= 0.6 * present.sum(1)
+    fits = _quadratic_fits(u, centres, close | ~straight[:, None])  # (the others are dropped)
+    halves = np.ceil(thickness / 2 + 1).astype(int)
+    lines = _quadratic(fits, u)
+    on = np.clip(np.round(lines).astype(int), 0, height - 1)
+    # Paper on both sides along most of it: not the edge of a broad stroke.
+    above = binary[np.clip(on - halves[:, None] - 2, 0, height - 1), xs]
+    below = binary[np.clip(on + halves[:, None] + 2, 0, height - 1), xs]
+    paper = ((above == 0) & (below == 0)).mean(1) >= 0.6
+
     band = np.zeros_like(binary)
     reach, darkest = 0, 0.0
-    xs = np.arange(0, width, 2)
-    window = np.arange(-6, 7)[:, None]
-    seen = np.zeros(height + 14, bool)  # rows (at mid-width) near a line already looked at
-    for rho, theta in found.reshape(-1, 2)[:MAX_RULINGS]:
-        guess = np.round((rho - xs * math.cos(theta)) / math.sin(theta)).astype(int)
-        middle = int(np.clip(guess[len(guess) // 2], -7, height + 6)) + 7
-        if seen[middle]:
-            continue  # a line votes once per row of its thickness: one look is enough
-        seen[max(0, middle - 3) : middle + 4] = True
-        ys = guess[None, :] + window
-        inside = (ys >= 0) & (ys < height)
-        hits = np.where(inside, level[np.clip(ys, 0, height - 1), xs[None, :]], 0)
-        counts = hits.sum(0)
-        present = counts > 0
-        if present.mean() < RULING_SPAN or band[np.clip(guess, 0, height - 1), xs].mean() > 0.5:
-            continue  # not along most of its length, or a line already taken
-        thickness = float(np.percentile(counts[present], 25))
-        if thickness > limit:
-            continue
-        centres = (hits * ys).sum(0)[present] / counts[present]
-        fit = np.polyfit(xs[present], centres, 2)  # pages bend
-        close = np.abs(np.polyval(fit, xs[present]) - centres) <= max(1.5, thickness)
-        if close.mean() < 0.6:
-            continue
-        fit = np.polyfit(xs[present][close], centres[close], 2)
-        half = math.ceil(thickness / 2 + 1)
-        points = np.stack([xs, np.polyval(fit, xs)], 1)
-        on = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
-        # Paper on both sides along most of it: not the edge of a broad stroke.
-        above, below = (binary[np.clip(on + side, 0, height - 1), xs] for side in (-half - 2, half + 2))
-        if ((above == 0) & (below == 0)).mean() < 0.6:
-            continue
-        darkest = max(darkest, float(np.median(ink[on, xs])))
-        cv2.polylines(band, [np.round(points * 16).astype(np.int32)], False, 1, 2 * half, cv2.LINE_8, 4)
-        reach = max(reach, half)
+    for k in np.flatnonzero((thickness <= limit) & straight & paper):
+        if band[np.clip(guesses[k], 0, height - 1), xs].mean() > 0.5:
+            continue  # a line already taken
+        darkest = max(darkest, float(np.median(ink[on[k], xs])))
+        points = np.stack([xs, lines[k]], 1)
+        cv2.polylines(
+            band, [np.round(points * 16).astype(np.int32)], False, 1, 2 * int(halves[k]), cv2.LINE_8, 4
+        )
+        reach = max(reach, int(halves[k]))
     return (band, reach, darkest) if reach else (None, 0, 0.0)
+
+
+def _lower_quartiles(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per row, the 25th percentile (numpy's linear method) of ``values`` where ``where``."""
+    n = where.sum(1)
+    ranked = np.sort(np.where(where, values, np.iinfo(values.dtype).max), axis=1)
+    position = 0.25 * (n - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    rows = np.arange(len(values))
+    below, above = ranked[rows, low].astype(float), ranked[rows, high].astype(float)
+    return below + (above - below) * (position - low)
+
+
+def _quadratic_fits(u: np.ndarray, y: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Least-squares quadratics, one per row of ``y``, through the points ``where``: (K, 3)."""
+    basis = np.stack([np.ones_like(u), u, u * u], 1)
+    weights = where.astype(float)
+    normal = np.einsum("xi,kx,xj->kij", basis, weights, basis)
+    return np.linalg.solve(normal, np.einsum("xi,kx->ki", basis, weights * y)[..., None])[..., 0]
+
+
+def _quadratic(fits: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return fits[:, :1] + fits[:, 1:2] * u + fits[:, 2:] * u * u
 
 
 def find_ink(ink: np.ndarray) -> Ink:
