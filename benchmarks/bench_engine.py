@@ -90,6 +90,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     canvas = renderings.transparent_canvas(images[0], rng)
     photo = renderings.photo_jpeg(images[1], rng)
+    squared = renderings.squared_paper(images[3], np.random.default_rng(0))  # rulings to take out
     recognizer = Recognizer(args.model, threads=1)
     tensor = images[2].astype(np.float32)[None] / 255
 
@@ -102,6 +103,11 @@ def main() -> None:
         (
             "640×480 JPEG photo: decode + preprocess + inference",
             timed(lambda: recognizer.recognize(photo), args.repeat),
+            8.0,
+        ),
+        (
+            "640×480 JPEG photo on squared paper: the same, rulings taken out",
+            timed(lambda: recognizer.recognize(squared), args.repeat),
             8.0,
         ),
         (
