@@ -95,6 +95,9 @@ def measure(browser, url: str, options: dict, digits: int) -> dict:
         page.wait_for_function(
             "() => { const b = window.__bench; const up = b.ups[b.ups.length - 1];"
             " return b.answers.some((a) => !a.whileDrawing && a.t >= up); }",
+            # Polled on a timer, not on animation frames: a frame loop would keep the page
+            # painting, which hid a second-long wait in canvas.toBlob after pen up.
+            polling=25,
             timeout=10_000,
         )
         bench = page.evaluate("window.__bench")
