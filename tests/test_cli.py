@@ -62,6 +62,17 @@ def test_predict_reads_a_number(files):
     assert json.loads(result.stdout)["number"] == "".join(map(str, digits))
 
 
+def test_a_number_read_as_one_digit_points_to_number():
+    """The app's own example of a number, read as one digit, is "not a digit": the line
+    says what it reads as a number, and how to get that."""
+    from importlib import resources
+
+    example = resources.files("digitrec.web") / "static" / "examples" / "number-2024.png"
+    result = run_cli("predict", str(example))
+    assert result.returncode == 0, result.stderr
+    assert "it looks like the number 2024: use --number" in result.stdout
+
+
 @pytest.mark.parametrize("number", [False, True])
 def test_predict_json_is_the_api_answer(files, client, number):
     """One result shape: the CLI prints for a file what the API answers for it, field for

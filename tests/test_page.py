@@ -425,6 +425,25 @@ def test_a_file_that_is_not_an_image_shows_an_error(desktop, pictures):
     assert not desktop.get_by_test_id("preview").is_visible()
 
 
+def test_a_file_that_is_not_a_picture_leaves_the_drawing(desktop, pictures):
+    """Choosing a PDF or a text by mistake must not wipe a drawing: the error is about the
+    file, and the drawing is still there to be read."""
+    draw_with_mouse(desktop, STROKES[7])
+    wait_for_answer(desktop, "7")
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["text"]))
+    sync_api.expect(desktop.get_by_test_id("error-message")).to_contain_text("not an image")
+    sync_api.expect(desktop.locator("#result-title")).to_have_text("Answer: your picture")
+    desktop.get_by_test_id("predict").click()
+    wait_for_answer(desktop, "7")
+    sync_api.expect(desktop.locator("#result-title")).to_have_text("Answer: your drawing")
+    empty = pictures["text"].with_name("empty.png")
+    empty.write_bytes(b"")
+    desktop.get_by_test_id("upload-input").set_input_files(str(empty))
+    sync_api.expect(desktop.get_by_test_id("error-message")).to_have_text(
+        "That file is empty: choose a picture of a digit."
+    )
+
+
 def test_an_unknown_address_gets_a_page_of_the_app(desktop, live_server):
     response = desktop.goto(live_server + "/no/such/page")
     assert response.status == 404

@@ -130,6 +130,10 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
                 if answer["uncertain"]
                 else ""
             )
+            if not number and not digits[0].looks_like_digit:
+                several = recognizer.read_number(data).number
+                if len(several) > 1:  # a picture of a number, read as one digit
+                    text += f"; it looks like the number {several}: use --number"
             row = {"file": name, **answer, "model": recognizer.version}
         except OSError as error:
             failed = True

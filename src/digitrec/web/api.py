@@ -147,7 +147,7 @@ def _number_correction(fields, request_id: str | None):
         raise RequestProblem(
             422,
             "not_a_correction",
-            f"The picture was read as {read}, the number you typed: nothing to correct.",
+            f"The picture was read as {read}, which is the number you typed: nothing to correct.",
         )
     correction_id = store().add_number(read, typed, model.version, data, request_id)
     return jsonify({"id": correction_id, "kind": "number"}), 201

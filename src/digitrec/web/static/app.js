@@ -161,7 +161,7 @@ const busy = (on) => $("answer").setAttribute("aria-busy", String(on));
 
 async function predictDrawing() {
   if (!strokes.length) {
-    showError("Draw a digit first.");
+    showError("Draw a digit first.", "canvas");
     return;
   }
   busy(true);
@@ -175,7 +175,13 @@ async function predictDrawing() {
 
 function usePicture(file) {
   if (!file) return;
-  clearDrawing(); // a picture replaces the drawing: one input, one answer
+  if (file.size === 0) {
+    showError("That file is empty: choose a picture of a digit.", "picture");
+    return;
+  }
+  // A picture replaces the drawing (one input, one answer); a file that says it is not
+  // one (a PDF, a text) leaves the drawing as it was, and the server says what is wrong.
+  if (!file.type || file.type.startsWith("image/")) clearDrawing();
   removePicture();
   const wrap = $("preview-wrap");
   const preview = $("preview");
@@ -251,7 +257,7 @@ async function send(blob, source, whileDrawing = false) {
     inFlight = null;
     if (!response.ok) {
       if (whileDrawing) return; // half a digit may be unreadable: wait for the pen to lift
-      showError(body?.error?.message || `The server answered ${response.status}.`);
+      showError(body?.error?.message || `The server answered ${response.status}.`, source);
       showBoxes(boxesFor(source), []);
       return;
     }
@@ -262,7 +268,7 @@ async function send(blob, source, whileDrawing = false) {
   } catch (error) {
     if (error.name === "AbortError") return;
     console.error(error);
-    showError("Could not reach the server. Check your connection.");
+    showError("Could not reach the server. Check your connection.", source);
   }
 }
 
@@ -295,7 +301,7 @@ function showResult(body, source, whileDrawing = false) {
   panel.hidden = !body;
   $("placeholder").hidden = Boolean(body);
   // The answer says what it is about: only that input is shown (see usePicture, clearAll).
-  $("result-title").textContent = !body ? "Answer" : source === "canvas" ? "Answer: your drawing" : "Answer: your picture";
+  $("result-title").textContent = body ? titleFor(source) : "Answer";
   if (!body) return;
   const several = isNumber(body);
   const digitEl = $("result-digit");
@@ -390,8 +396,11 @@ function showBoxes(container, digits) {
   );
 }
 
-function showError(message) {
+const titleFor = (source) => (source === "canvas" ? "Answer: your drawing" : "Answer: your picture");
+
+function showError(message, source) {
   busy(false);
+  $("result-title").textContent = titleFor(source);
   $("result").hidden = true;
   $("placeholder").hidden = true;
   const el = $("error-message");
