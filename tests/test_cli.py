@@ -62,7 +62,7 @@ def test_predict_reads_a_number(files):
     assert json.loads(result.stdout)["number"] == "".join(map(str, digits))
 
 
-def test_a_number_read_as_one_digit_points_to_number():
+def test_a_number_read_as_one_digit_points_to_number(client):
     """The app's own example of a number, read as one digit, is "not a digit": the line
     says what it reads as a number, and how to get that."""
     from importlib import resources
@@ -71,6 +71,17 @@ def test_a_number_read_as_one_digit_points_to_number():
     result = run_cli("predict", str(example))
     assert result.returncode == 0, result.stderr
     assert "it looks like the number 2024: use --number" in result.stdout
+    # The API's answer without ?multi=1 says the same, and --json prints that answer.
+    printed = json.loads(run_cli("predict", "--json", str(example)).stdout)
+    assert printed["looks_like_number"] == "2024" and printed["number"] != "2024"
+    answered = client.post("/api/v1/predict", data=example.read_bytes(), content_type="image/png").get_json()
+    assert {k: v for k, v in answered.items() if k not in ("request_id", "elapsed_ms")} == {
+        k: v for k, v in printed.items() if k != "file"
+    }
+    eight = example.with_name("marker-8.png")
+    for query, picture in (("?multi=1", example), ("", eight)):  # a number read as one, a digit
+        answer = client.post("/api/v1/predict" + query, data=picture.read_bytes(), content_type="image/png")
+        assert "looks_like_number" not in answer.get_json()
 
 
 @pytest.mark.parametrize("number", [False, True])

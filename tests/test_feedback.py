@@ -317,6 +317,58 @@ def test_a_single_digit_takes_no_other_index_than_0(feedback_app, store, digit_i
     assert response.status_code == 201 and store.get(response.get_json()["id"]).digit_index is None
 
 
+# ---- a change of mind ------------------------------------------------------------------
+
+
+def test_the_last_correction_of_an_answer_wins(feedback_app, store, digit_images, forty_two):
+    """A person who taps 3, then 4 for the same answer meant 4: one row, never two
+    contradictory ones; a typed number replaces what was said digit by digit."""
+    client = feedback_app.test_client()
+
+    def send(image, **fields):
+        response = post_json(client, image=data_url(image), **fields)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["replaced"]
+
+    assert send(digit_images[7], predicted=7, correct=3, request_id="one") == 0
+    assert send(digit_images[7], predicted=7, correct=4, request_id="one") == 1
+    assert [(r.predicted, r.correct) for r in store.recent(10)] == [(7, 4)]
+    # A number: each digit keeps its own last word.
+    assert send(forty_two, predicted=4, correct=9, digit_index=0, request_id="num") == 0
+    assert send(forty_two, predicted=2, correct=3, digit_index=1, request_id="num") == 0
+    assert send(forty_two, predicted=2, correct=5, digit_index=1, request_id="num") == 1
+    assert sorted((r.digit_index, r.correct) for r in store.recent(10) if r.digit_index is not None) == [
+        (0, 9),
+        (1, 5),
+    ]
+    # The count was wrong after all: the typed number replaces both digits' corrections...
+    assert send(forty_two, correct_number="412", request_id="num") == 2
+    assert store.number_corrections() == [(store.number_corrections()[0][0], "42", "412")]
+    # ...and a digit's correction after it replaces the typed number.
+    assert send(forty_two, predicted=2, correct=1, digit_index=1, request_id="num") == 1
+    assert store.number_corrections() == []
+    # Other answers, and corrections sent without a request id, are never replaced.
+    assert send(digit_images[7], predicted=7, correct=1) == 0
+    assert send(digit_images[7], predicted=7, correct=2) == 0
+    assert sorted(r.correct for r in store.recent(10)) == [1, 1, 2, 4]
+
+
+def test_undo_withdraws_every_correction_of_an_answer(feedback_app, store, digit_images, forty_two):
+    client = feedback_app.test_client()
+    post_json(client, image=data_url(forty_two), predicted=4, correct=9, digit_index=0, request_id="undo-me")
+    post_json(client, image=data_url(forty_two), predicted=2, correct=1, digit_index=1, request_id="undo-me")
+    post_json(client, image=data_url(digit_images[3]), predicted=3, correct=8, request_id="keep-me")
+    response = client.delete("/api/v1/feedback?request_id=undo-me")
+    assert response.status_code == 200 and response.get_json() == {"withdrawn": 2}
+    assert [(r.correct,) for r in store.recent(10)] == [(8,)]
+    again = client.delete("/api/v1/feedback?request_id=undo-me")
+    assert again.status_code == 404 and again.get_json()["error"]["code"] == "no_corrections"
+    for bad in ("", "?request_id=", "?request_id=a%0A", "?request_id=" + "x" * 65, "?request_id=%27;--"):
+        response = client.delete("/api/v1/feedback" + bad)
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request_id", bad
+    assert store.count() == 1
+
+
 # ---- a typed number ---------------------------------------------------------------------
 
 

@@ -226,7 +226,7 @@ def test_undo_removes_the_last_stroke(desktop):
     bar, stem = STROKES[7]
     draw_with_mouse(desktop, [stem, bar])  # a 7 drawn stem first
     wait_for_answer(desktop, "7")
-    desktop.get_by_test_id("undo").click()  # the bar goes, the stem is left: a 1
+    desktop.get_by_test_id("undo-correction").click()  # the bar goes, the stem is left: a 1
     wait_for_answer(desktop, "1")
     desktop.keyboard.press("Control+z")  # nothing left
     sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_hidden()
@@ -556,11 +556,20 @@ def test_correcting_one_digit_of_a_number_stores_that_digit(
         page.get_by_test_id("feedback-3").click()
         sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as a 3")
         screenshot(page, "correct-one-digit-390x844.png")
+        store = FeedbackStore(database)
+        assert [(r.predicted, r.correct, r.digit_index) for r in store.recent(10)] == [(2, 3, 1)]
+        # A change of mind replaces the correction instead of storing a contradiction...
+        page.get_by_test_id("feedback-5").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("It replaces what you sent before")
+        assert [(r.predicted, r.correct, r.digit_index) for r in store.recent(10)] == [(2, 5, 1)]
+        # ...and Undo withdraws it.
+        page.get_by_test_id("undo-correction").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("Undone")
+        sync_api.expect(page.get_by_test_id("undo-correction")).to_be_hidden()
     finally:
         context.close()
     _assert_same_origin(requests, url)
-    rows = FeedbackStore(database).recent(10)
-    assert [(r.predicted, r.correct, r.digit_index) for r in rows] == [(2, 3, 1)]
+    assert FeedbackStore(database).recent(10) == []
 
 
 def test_typing_the_whole_number_when_the_digits_were_miscounted(browser, server_with_data):

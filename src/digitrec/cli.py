@@ -114,26 +114,23 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
     With --json, each line is the API's answer for that file, with "file" in place of
     "request_id" and "elapsed_ms"; with --number, as the API's ?multi=1."""
     from digitrec.engine.recognizer import Recognizer
-    from digitrec.engine.results import result_json
+    from digitrec.engine.results import answer_json
 
     recognizer = Recognizer(model)
     failed = False
     for name in files:
         try:
             data = Path(name).read_bytes()
-            digits = recognizer.read_number(data).digits if number else [recognizer.recognize(data)]
-            answer = result_json(digits)
+            answer = answer_json(recognizer, data, number)
             text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
                 ", does not look like a digit"
-                if any(not d.looks_like_digit for d in digits)
+                if any(d["not_digit"] > d["confidence"] for d in answer["digits"])
                 else ", not sure"
                 if answer["uncertain"]
                 else ""
             )
-            if not number and not digits[0].looks_like_digit:
-                several = recognizer.read_number(data).number
-                if len(several) > 1:  # a picture of a number, read as one digit
-                    text += f"; it looks like the number {several}: use --number"
+            if "looks_like_number" in answer:
+                text += f"; it looks like the number {answer['looks_like_number']}: use --number"
             row = {"file": name, **answer, "model": recognizer.version}
         except OSError as error:
             failed = True

@@ -8,7 +8,9 @@ unsure) and ``digits``, one entry per digit left to right, each with its ``digit
 as one digit) and, when asked to explain, ``input_28x28`` (a PNG data URL of what the model
 saw). When the answer is one digit, that digit's fields are also at the top level
 (``digit``, ``probabilities``...), so a client that reads one digit needs no list; when it is
-several, the top level never describes a squashed whole: ``digit`` is null.
+several, the top level never describes a squashed whole: ``digit`` is null. A picture read
+as one digit that does not look like a digit, but reads as a number of several digits, says
+so in ``looks_like_number`` (the number), so that a client knows to ask for numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,21 @@ import numpy as np
 from PIL import Image
 
 from digitrec.engine.preprocess import to_uint8_28x28
-from digitrec.engine.recognizer import Prediction
+from digitrec.engine.recognizer import Prediction, Recognizer
+
+
+def answer_json(recognizer: Recognizer, data: bytes, number: bool, explain: bool = False) -> dict:
+    """The answer for one encoded picture, as the API and `digitrec predict --json` give it:
+    the number in it (``number``), or else the one digit it shows."""
+    if number:
+        return result_json(recognizer.read_number(data).digits, explain)
+    digit = recognizer.recognize(data)
+    body = result_json([digit], explain)
+    if not digit.looks_like_digit:
+        several = recognizer.read_number(data).number
+        if len(several) > 1:  # a picture of a number, read as one digit
+            body["looks_like_number"] = several
+    return body
 
 
 def result_json(digits: Sequence[Prediction], explain: bool = False) -> dict:

@@ -64,7 +64,7 @@ class Correction(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     image_28x28: Mapped[bytes] = mapped_column(LargeBinary)  # uint8, row-major, ink 255
     original: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     digit_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # which digit of a number
 
 
@@ -81,7 +81,15 @@ class NumberCorrection(Base):
     correct: Mapped[str] = mapped_column(String(64))  # the number typed
     model_version: Mapped[str] = mapped_column(String(64))
     original: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A stored correction, and how many earlier corrections of the same answer it replaced."""
+
+    id: int
+    replaced: int
 
 
 @dataclass(frozen=True)
@@ -288,7 +296,7 @@ class FeedbackStore:
         original: bytes | None = None,
         request_id: str | None = None,
         digit_index: int | None = None,
-    ) -> int:
+    ) -> Saved:
         row = Correction(
             created_at=datetime.now(timezone.utc),
             predicted=predicted,
@@ -299,10 +307,7 @@ class FeedbackStore:
             request_id=request_id,
             digit_index=digit_index,
         )
-        with self.available(), self.session() as session, session.begin():
-            session.add(row)
-            session.flush()
-            return row.id
+        return self._save(row, request_id, digit_index=digit_index)
 
     def add_number(
         self,
@@ -311,7 +316,7 @@ class FeedbackStore:
         model_version: str,
         original: bytes | None = None,
         request_id: str | None = None,
-    ) -> int:
+    ) -> Saved:
         row = NumberCorrection(
             created_at=datetime.now(timezone.utc),
             predicted=predicted,
@@ -320,10 +325,23 @@ class FeedbackStore:
             original=original if original and len(original) <= MAX_ORIGINAL_BYTES else None,
             request_id=request_id,
         )
+        return self._save(row, request_id, digit_index=EVERY_DIGIT)
+
+    def _save(self, row: Correction | NumberCorrection, request_id: str | None, digit_index) -> Saved:
+        """Store ``row``, in the same transaction as taking back what it replaces: the
+        person's last word on an answer wins. A digit's correction replaces the earlier one
+        of the same digit and any typed number for that answer; a typed number replaces
+        everything said about that answer. Without a request id nothing is replaced."""
         with self.available(), self.session() as session, session.begin():
+            replaced = _withdraw(session, request_id, digit_index) if request_id else 0
             session.add(row)
             session.flush()
-            return row.id
+            return Saved(row.id, replaced)
+
+    def withdraw(self, request_id: str) -> int:
+        """Delete every correction of the answer ``request_id`` (the person's undo); how many."""
+        with self.available(), self.session() as session, session.begin():
+            return _withdraw(session, request_id, EVERY_DIGIT)
 
     def number_corrections(self, limit: int = 100) -> list[tuple[int, str, str]]:
         """(id, number read, number typed) of the latest number-level corrections."""
@@ -391,6 +409,21 @@ class FeedbackStore:
         images = np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28)
         groups = [r[2] or hashlib.sha1(r[0]).hexdigest() for r in rows]
         return images, np.array([r[1] for r in rows], np.uint8), groups
+
+
+EVERY_DIGIT = "every digit"  # for _withdraw: all of an answer's corrections, not one digit's
+
+
+def _withdraw(session: Session, request_id: str, digit_index: int | None | str) -> int:
+    """Delete the corrections of the answer ``request_id``: those of one digit (``None``: the
+    answer's only digit) and its typed number, or with EVERY_DIGIT all of them."""
+    digits = delete(Correction).where(Correction.request_id == request_id)
+    if digit_index != EVERY_DIGIT:
+        digits = digits.where(
+            Correction.digit_index.is_(None) if digit_index is None else Correction.digit_index == digit_index
+        )
+    numbers = delete(NumberCorrection).where(NumberCorrection.request_id == request_id)
+    return session.execute(digits).rowcount + session.execute(numbers).rowcount
 
 
 def _stored(row: Correction) -> StoredCorrection:

@@ -17,7 +17,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from digitrec.engine.recognizer import Recognizer
-from digitrec.engine.results import result_json
+from digitrec.engine.results import answer_json
 from digitrec.errors import DigitrecError
 from digitrec.storage.feedback import FeedbackStore
 from digitrec.web import metrics
@@ -56,10 +56,12 @@ def predict():
     started = time.perf_counter()
     data = image_from_request()
     model = recognizer()
-    digits = model.read_number(data).digits if _flag("multi") else [model.recognize(data)]
-    for digit in digits:
-        metrics.observe_prediction(digit.digit)
-    body = {**result_json(digits, explain=_flag("explain")), "model": model.version}
+    body = {
+        **answer_json(model, data, number=_flag("multi"), explain=_flag("explain")),
+        "model": model.version,
+    }
+    for digit in body["digits"]:
+        metrics.observe_prediction(digit["digit"])
     body["request_id"] = g.request_id
     body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return jsonify(body)
@@ -120,10 +122,29 @@ def feedback():
     # What was predicted is what this server reads now, not what the client says it was
     # shown: a client cannot file "predicted 9" against a digit read as 1.
     del predicted
-    correction_id = store().add(
+    saved = store().add(
         target.input_28x28, target.digit, correct, model.version, data, request_id, digit_index
     )
-    return jsonify({"id": correction_id, "kind": "digit"}), 201
+    return jsonify({"id": saved.id, "kind": "digit", "replaced": saved.replaced}), 201
+
+
+@bp.delete("/feedback")
+@limiter.limit(feedback_rate_limit, exempt_when=lambda: current_app.config["FEEDBACK_RATE_LIMIT"] == "off")
+def withdraw_feedback():
+    """Undo: forget every correction sent for one answer, named by its request id (which
+    only the client that got the answer knows)."""
+    request_id = request.args.get("request_id", "")
+    if not REQUEST_ID_PATTERN.match(request_id):
+        raise RequestProblem(
+            400,
+            "bad_request_id",
+            "Say which answer's corrections to withdraw: ?request_id= the request_id of its answer "
+            "(1-64 letters, digits, '.', '_' or '-').",
+        )
+    withdrawn = store().withdraw(request_id)
+    if not withdrawn:
+        raise RequestProblem(404, "no_corrections", f"No corrections of the answer {request_id} are stored.")
+    return jsonify({"withdrawn": withdrawn})
 
 
 def _number_correction(fields, request_id: str | None):
@@ -149,8 +170,8 @@ def _number_correction(fields, request_id: str | None):
             "not_a_correction",
             f"The picture was read as {read}, which is the number you typed: nothing to correct.",
         )
-    correction_id = store().add_number(read, typed, model.version, data, request_id)
-    return jsonify({"id": correction_id, "kind": "number"}), 201
+    saved = store().add_number(read, typed, model.version, data, request_id)
+    return jsonify({"id": saved.id, "kind": "number", "replaced": saved.replaced}), 201
 
 
 def _digit_index(value, from_form: bool) -> int | None:

@@ -28,7 +28,7 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
 
 STATUS = {
     UnsupportedImage: 415,

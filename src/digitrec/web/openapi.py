@@ -151,6 +151,12 @@ def openapi_spec(model_version: str) -> dict:
                 "post": {
                     "summary": "Send a correction: the image, what was predicted, the right digit",
                     "operationId": "feedback",
+                    "description": (
+                        "The last word on an answer wins: with a request_id, a digit's correction "
+                        "replaces the earlier one of the same digit and any typed number for that "
+                        "answer, and a typed number replaces every earlier correction of it. "
+                        "`replaced` says how many were replaced."
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -202,10 +208,11 @@ def openapi_spec(model_version: str) -> dict:
                             "Stored",
                             {
                                 "type": "object",
-                                "required": ["id", "kind"],
+                                "required": ["id", "kind", "replaced"],
                                 "properties": {
                                     "id": {"type": "integer"},
                                     "kind": {"enum": ["digit", "number"]},
+                                    "replaced": {"type": "integer", "minimum": 0},
                                 },
                             },
                         ),
@@ -219,7 +226,34 @@ def openapi_spec(model_version: str) -> dict:
                         "503": _error("The corrections database is unavailable (storage_unavailable)"),
                         "429": _error("Rate limited"),
                     },
-                }
+                },
+                "delete": {
+                    "summary": "Undo: withdraw every correction sent for one answer",
+                    "operationId": "withdrawFeedback",
+                    "parameters": [
+                        {
+                            "name": "request_id",
+                            "in": "query",
+                            "required": True,
+                            "description": "The request_id of the answer (from /api/v1/predict).",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "Withdrawn",
+                            {
+                                "type": "object",
+                                "required": ["withdrawn"],
+                                "properties": {"withdrawn": {"type": "integer", "minimum": 1}},
+                            },
+                        ),
+                        "400": _error("No valid request_id"),
+                        "404": _error("No corrections of that answer are stored (no_corrections)"),
+                        "503": _error("The corrections database is unavailable (storage_unavailable)"),
+                        "429": _error("Rate limited"),
+                    },
+                },
             },
             "/api/v1/health": {
                 "get": {
@@ -339,6 +373,15 @@ def openapi_spec(model_version: str) -> dict:
                             "type": "string",
                             "pattern": "^[0-9]+$",
                             "description": "All digits read, left to right (one digit without ?multi=1).",
+                        },
+                        "looks_like_number": {
+                            "type": "string",
+                            "pattern": "^[0-9]{2,}$",
+                            "description": (
+                                "Only without ?multi=1, when the one digit read does not look like a "
+                                "digit (not_digit above confidence) but the picture reads as this "
+                                "number of several digits: ask again with ?multi=1."
+                            ),
                         },
                         "digits": {
                             "type": "array",

@@ -295,7 +295,7 @@ const barPercent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`
 function showResult(body, source, whileDrawing = false) {
   if (!whileDrawing) busy(false);
   $("error-message").hidden = true;
-  $("feedback-status").textContent = "";
+  feedbackSays("");
   $("typed-number").value = "";
   const panel = $("result");
   panel.hidden = !body;
@@ -422,21 +422,20 @@ function chooseDigit(index) {
   }
   const read = lastSent.answer.digits[index].digit;
   const nth = ["1st", "2nd", "3rd"][index] || `${index + 1}th`;
-  $("feedback-status").textContent = `The ${nth} digit, read as ${read}: now tap the right digit.`;
+  feedbackSays(`The ${nth} digit, read as ${read}: now tap the right digit.`);
 }
 
 async function sendCorrection(correct) {
   if (!lastSent) return;
   const answer = lastSent.answer;
-  const status = $("feedback-status");
   const several = isNumber(answer);
   if (several && chosenDigit === null) {
-    status.textContent = "First tap the digit that is wrong, above.";
+    feedbackSays("First tap the digit that is wrong, above.");
     return;
   }
   const read = several ? answer.digits[chosenDigit].digit : answer.digit;
   if (correct === read && !looksLikeNoDigit(answer)) {
-    status.textContent = `That is what it read (${read}): nothing to correct.`;
+    feedbackSays(`That is what it read (${read}): nothing to correct.`);
     return;
   }
   // A number is corrected one digit at a time: the server stores that digit's own 28x28.
@@ -456,7 +455,7 @@ async function sendNumber(event) {
   if (!lastSent) return;
   const typed = $("typed-number").value.trim();
   if (!/^[0-9]{1,32}$/.test(typed)) {
-    $("feedback-status").textContent = "Type the number with the digits 0-9 only.";
+    feedbackSays("Type the number with the digits 0-9 only.");
     return;
   }
   const form = new FormData();
@@ -466,23 +465,48 @@ async function sendNumber(event) {
   await postCorrection(form, `Thank you: saved as the number ${typed}.`);
 }
 
+// The person's last word on an answer wins: the server replaces their earlier correction
+// of the same digit (or of the whole answer, for a typed number), and Undo withdraws them all.
 async function postCorrection(form, thanks) {
-  const status = $("feedback-status");
-  status.textContent = "Sending…";
+  feedbackSays("Sending…");
   try {
     const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
-    if (response.status === 201) status.textContent = thanks;
-    else if (response.status === 404) status.textContent = "This server does not collect corrections.";
-    else {
-      const body = await response.json().catch(() => null);
-      status.textContent = body?.error?.message || `Could not save (${response.status}).`;
-    }
+    if (response.status === 201) {
+      const saved = await response.json();
+      const undoable = Boolean(lastSent.answer.request_id);
+      feedbackSays(saved.replaced ? `${thanks} It replaces what you sent before.` : thanks, undoable);
+    } else await feedbackFailed(response, "save");
   } catch {
-    status.textContent = "Could not reach the server.";
+    feedbackSays("Could not reach the server.");
   }
 }
 
+async function undoCorrections() {
+  if (!lastSent?.answer.request_id) return;
+  feedbackSays("Undoing…");
+  const query = new URLSearchParams({ request_id: lastSent.answer.request_id });
+  try {
+    const response = await fetch(`${FEEDBACK_API}?${query}`, { method: "DELETE" });
+    if (response.ok) feedbackSays("Undone: nothing you sent about this answer is kept.");
+    else await feedbackFailed(response, "undo");
+  } catch {
+    feedbackSays("Could not reach the server.");
+  }
+}
+
+async function feedbackFailed(response, what) {
+  if (response.status === 404 && what === "save") return feedbackSays("This server does not collect corrections.");
+  const body = await response.json().catch(() => null);
+  feedbackSays(body?.error?.message || `Could not ${what} (${response.status}).`);
+}
+
+function feedbackSays(message, undoable = false) {
+  $("feedback-status").textContent = message;
+  $("undo-correction").hidden = !undoable;
+}
+
 $("number-fix").addEventListener("submit", sendNumber);
+$("undo-correction").addEventListener("click", undoCorrections);
 $("copy").addEventListener("click", async () => {
   if (!lastSent) return;
   try {
