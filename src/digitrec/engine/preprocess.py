@@ -45,6 +45,7 @@ RULING_THIN = 0.025
 MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
 MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
+MIN_HAZY_SIDE = 16  # px: smaller images are not checked for uneven light or haze
 
 
 @dataclass(frozen=True)
@@ -481,11 +482,15 @@ def _uneven_background(signed: np.ndarray) -> np.ndarray:
     of ink is not lighting. The level itself comes from a finer opening (a quarter).
     """
     factor = max(1, min(signed.shape) // 64)
-    if factor < 2:
+    if min(signed.shape) < MIN_HAZY_SIDE or (factor < 2 and max(signed.shape) >= 64):
+        # Under 128 px, only thumbnails (an MNIST-sized 28x28 in fog) are looked at: at
+        # 64-127 px a bold digit cropped to its ink was taken for shadow and hollowed.
         return np.zeros_like(signed)
-    small = cv2.resize(
-        signed, (signed.shape[1] // factor, signed.shape[0] // factor), interpolation=cv2.INTER_AREA
-    )
+    small = signed
+    if factor >= 2:
+        small = cv2.resize(
+            signed, (signed.shape[1] // factor, signed.shape[0] // factor), interpolation=cv2.INTER_AREA
+        )
 
     def opening(share: float) -> tuple[np.ndarray, int]:
         size = max(3, int(min(small.shape) * share)) | 1
