@@ -6,6 +6,7 @@ and go through the full path: decode -> preprocess -> ONNX model.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -13,13 +14,36 @@ import pytest
 
 from digitrec.engine import NoDigitFound
 from digitrec.engine.preprocess import centre_of_mass
-from digitrec.training import renderings
+from digitrec.training import mnist_c, renderings
 
 SAMPLE = 500
 REQUIRED = 0.99  # on every variant read as it is
 # Drawn small with the page's broad brush, most digits are blobs: they must be read right
 # or refused with a request to write bigger, never guessed wrong.
 SMALL = "small_drawing"
+
+
+# MNIST-C (Mu & Gilmer 2019; training/mnist_c.py): what the shipped model reads through the
+# API's path, on the 500 digits below, less about a point, so that a change that loses
+# ground fails. Fog was 67 % before hazy thumbnails were levelled; zigzag, canny edges,
+# motion blur and the artificial stripe are known weak (docs/model.md).
+MNIST_C_FLOORS = {
+    "shot_noise": 0.985,
+    "impulse_noise": 0.975,
+    "glass_blur": 0.94,
+    "motion_blur": 0.875,
+    "shear": 0.98,
+    "scale": 0.98,
+    "rotate": 0.955,
+    "brightness": 0.985,
+    "translate": 0.98,
+    "stripe": 0.80,
+    "fog": 0.98,
+    "spatter": 0.965,
+    "dotted_line": 0.985,
+    "zigzag": 0.66,
+    "canny_edges": 0.795,
+}
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +151,20 @@ def test_handwritten_letters_come_from_fonts_kept_apart_for_testing():
         char, font = name.split()[1], name.split("(")[1].rstrip(")")
         assert char not in hershey.LIKE_DIGITS and font in hershey.TEST_FONTS
         assert data.startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corruption", list(mnist_c.CORRUPTIONS))
+def test_mnist_c_corruptions_do_not_lose_ground(corruption, sample, recognizer):
+    images, labels = sample
+    corrupt = mnist_c.CORRUPTIONS[corruption]
+    rng = np.random.default_rng(7)
+    right = 0
+    for image, label in zip(images, labels):
+        corrupted = corrupt(image, rng)
+        assert corrupted.shape == (28, 28) and corrupted.dtype == np.uint8
+        with contextlib.suppress(NoDigitFound):  # refused: not right
+            right += recognizer.recognize(renderings.mnist_png(corrupted)).digit == label
+    accuracy = right / SAMPLE
+    print(f"{corruption}: {accuracy:.2%} of {SAMPLE}")
+    assert accuracy >= MNIST_C_FLOORS[corruption], f"{corruption}: {accuracy:.2%}"
