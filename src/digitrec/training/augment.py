@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -69,4 +70,12 @@ def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
         (draw >= settings.thicken_probability / 2) & (draw < settings.thicken_probability),
         thicker,
         images,
+    )
+
+
+def augment_array(images: np.ndarray, settings: Augmentation, chunk: int = 4096) -> np.ndarray:
+    """``augment_batch`` over a whole in-memory array, applied once, a chunk at a time (for
+    fine-tuning on arrays rather than a tf.data pipeline)."""
+    return np.concatenate(
+        [np.asarray(augment_batch(images[i : i + chunk], settings)) for i in range(0, len(images), chunk)]
     )

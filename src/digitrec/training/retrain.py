@@ -35,6 +35,7 @@ from digitrec.errors import DigitrecError
 from digitrec.storage.feedback import FeedbackStore
 from digitrec.storage.models import SHIPPED, ModelVersions
 from digitrec.training import mnist, negatives, renderings
+from digitrec.training.augment import augment_array
 from digitrec.training.train import (
     CLASSES,
     NOT_A_DIGIT,
@@ -157,7 +158,7 @@ def retrain(
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),
     )
     shuffled = rng.permutation(len(x_train))
-    x_in = _augment(from_uint8_28x28(x_train[shuffled])[..., None], hp, rng)
+    x_in = augment_array(from_uint8_28x28(x_train[shuffled])[..., None], hp.augmentation)
     y_in = keras.ops.one_hot(y_train[shuffled], CLASSES)
     log(f"Fine-tuning on {len(x_train)} images ({rs.epochs} passes of {len(x_train) // rs.epochs})...")
     model.fit(x_in, y_in, batch_size=hp.batch_size, epochs=1, verbose=0, shuffle=False)
@@ -199,15 +200,6 @@ def retrain(
         versions.promote(number, by)
         log(f"Version {number} is active: every server answers with it within seconds.")
     return {**card, "number": number, "status": "active" if promote and gate["passed"] else status}
-
-
-def _augment(x: np.ndarray, hp: Hyperparameters, rng) -> np.ndarray:
-    """Training's augmentation (augment.py, TensorFlow ops) applied once, in batches."""
-    from digitrec.training.augment import augment_batch
-
-    return np.concatenate(
-        [np.asarray(augment_batch(x[i : i + 4096], hp.augmentation)) for i in range(0, len(x), 4096)]
-    )
 
 
 def run_gate(candidate, active, data, x_held, y_held, rs: RetrainSettings, log) -> dict:
