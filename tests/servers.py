@@ -20,18 +20,30 @@ def free_port() -> int:
 
 
 def run_cli(
-    *args: str, env: dict | None = None, timeout: float = 300, python_code: str = "", cwd=None
+    *args: str,
+    env: dict | None = None,
+    timeout: float = 300,
+    python_code: str = "",
+    cwd=None,
+    input: bytes | None = None,
 ) -> subprocess.CompletedProcess:
-    """`digitrec ARGS` as a real process. ``python_code`` runs first in that process (e.g. to
-    make an installed package unimportable, as if it were missing)."""
+    """`digitrec ARGS` as a real process, its output as text. ``python_code`` runs first in
+    that process (e.g. to make an installed package unimportable, as if it were missing);
+    ``input`` is sent to its standard input."""
     launcher = f"{python_code}\nfrom digitrec.cli import main\nmain(prog_name='digitrec')"
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-c", launcher, *args],
         capture_output=True,
-        text=True,
+        input=input,
         timeout=timeout,
         env={**os.environ, **(env or {})},
         cwd=cwd,
+    )
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
     )
 
 

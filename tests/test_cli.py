@@ -78,6 +78,9 @@ def test_a_number_read_as_one_digit_points_to_number(client):
     assert {k: v for k, v in answered.items() if k not in ("request_id", "elapsed_ms")} == {
         k: v for k, v in printed.items() if k != "file"
     }
+    # A picture on standard input ("-") is read the same.
+    piped = run_cli("predict", "--json", "-", input=example.read_bytes())
+    assert {**json.loads(piped.stdout), "file": str(example)} == printed
     eight = example.with_name("marker-8.png")
     for query, picture in (("?multi=1", example), ("", eight)):  # a number read as one, a digit
         answer = client.post("/api/v1/predict" + query, data=picture.read_bytes(), content_type="image/png")

@@ -104,12 +104,12 @@ def serve(host: str, port: int, workers: int | None, threads: int, model: str | 
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--number", is_flag=True, help="Read several digits left to right.")
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model (default: shipped).")
 def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | None) -> None:
-    """Print the digit in each image FILE, one line per file.
+    """Print the digit in each image FILE, one line per file ("-": standard input).
 
     With --json, each line is the API's answer for that file, with "file" in place of
     "request_id" and "elapsed_ms"; with --number, as the API's ?multi=1."""
@@ -120,7 +120,7 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
     failed = False
     for name in files:
         try:
-            data = Path(name).read_bytes()
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             answer = answer_json(recognizer, data, number)
             text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
                 ", does not look like a digit"
