@@ -4,7 +4,8 @@
 
 Prints Markdown tables: the whole MNIST test set as 28x28 PNG files through the engine (the
 API's path); accuracy on MNIST test digits re-rendered as canvas drawings, scans, tight
-crops, bold marker and small drawings, photos, and photos of lined and squared paper (with
+crops, bold marker and small drawings, photos, photos of lined and squared paper, and
+faint pencil (with
 how many are refused, and how many of those are asked to write bigger); straight ones;
 narrow digits; bold digits read as numbers; whole-number accuracy on composed numbers; and
 how often non-digits (letters, shapes, scribbles) are refused (422 no digit) or flagged
@@ -50,7 +51,11 @@ def main() -> None:
         "| refused: asked to write bigger | read as a number (`?multi=1`, the page): right |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, render in {**renderings.VARIANTS, **renderings.PAPER_VARIANTS}.items():
+    for name, render in {
+        **renderings.VARIANTS,
+        **renderings.PAPER_VARIANTS,
+        **renderings.WEAK_INK_VARIANTS,
+    }.items():
         rng = np.random.default_rng(7)
         counts = Counter()
         for i in picked:

@@ -99,6 +99,36 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
     assert accuracy >= 0.98, f"{variant}: {accuracy:.2%} < 98%"
 
 
+@pytest.mark.slow
+def test_faint_pencil_is_read_not_taken_for_a_blank_page(sample, recognizer):
+    """Pencil or a faint ballpoint, 12-35 % darker than the paper, grainy, unevenly lit,
+    sometimes hazy: all of it was refused as a blank page (the ink was under the 32 grey
+    levels that made a page blank). Measured 97.0 % right and 2.4 % refused of 500 (the
+    faintest, under 8 grey levels once the light is levelled)."""
+    images, labels = sample
+    rng = np.random.default_rng(7)
+    outcomes = []
+    for image, label in zip(images, labels):
+        try:
+            outcomes.append(recognizer.recognize(renderings.faint_pencil(image, rng)).digit == label)
+        except NoDigitFound:
+            outcomes.append(None)
+    right, refused = outcomes.count(True) / SAMPLE, outcomes.count(None) / SAMPLE
+    print(f"faint pencil: {right:.1%} right, {refused:.1%} refused")
+    assert right >= 0.96 and refused <= 0.03, (right, refused)
+
+
+def test_a_blank_page_photographed_is_still_blank(recognizer):
+    """The other side of reading faint ink: what is left of uneven light along the edges of
+    an empty page is not a digit."""
+    blank = np.zeros((28, 28), np.uint8)
+    for render in (renderings.photo_jpeg, renderings.faint_pencil):
+        rng = np.random.default_rng(1)
+        for _ in range(20):
+            with pytest.raises(NoDigitFound, match="blank"):
+                recognizer.recognize(render(blank, rng))
+
+
 def test_the_lines_of_the_paper_are_not_read_as_ink(sample, recognizer):
     """What the model sees of a digit on squared paper is the digit on plain paper: no
     line, no crossing left behind, and no stroke taken away where it crosses a line."""

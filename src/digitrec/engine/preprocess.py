@@ -21,7 +21,9 @@ import numpy as np
 
 from digitrec.engine.errors import NoDigitFound
 
-MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: blank
+MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: blank...
+MIN_FAINT_CONTRAST = 8.0  # ... unless at least this many, and
+FAINT_INK_TO_NOISE = 10.0  # ... this many times the picture's noise (pencil, faint ink)
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
@@ -260,8 +262,13 @@ def _quadratic(fits: np.ndarray, u: np.ndarray) -> np.ndarray:
 def find_ink(ink: np.ndarray) -> Ink:
     """Threshold the ink map, keep the components that make up digits, refuse non-digits."""
     peak = float(cv2.blur(ink, (3, 3)).max())  # the strongest ink, ignoring lone pixels
-    if peak < MIN_CONTRAST:
-        raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
+    faint = peak < MIN_CONTRAST
+    if faint:
+        ink = np.clip(ink - _uneven_background(ink, faint=True), 0, None)
+        blurred = cv2.blur(ink, (3, 3))
+        peak = float(blurred.max())
+        if not _faint_ink(blurred, peak):
+            raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
     ink = _reduce(ink, peak)
     scaled = np.clip(ink * (255.0 / peak), 0, 255).astype(np.uint8)
     sigma = max(0.8, min(ink.shape) / 200)
@@ -293,7 +300,10 @@ def find_ink(ink: np.ndarray) -> Ink:
     if len(inside) >= 2:  # digits of a number inside: the one at the edge is its last
         tallest = max(stats[i][3] for i in inside)
         inside += [i for i in ids if clutter(i) and neighbour(i, tallest)]
-    if inside and sum(areas[i - 1] for i in inside) >= 0.2 * areas.max():
+    if faint and not inside:
+        # What faint ink there is lies along the edges: what is left of a shadow, not a digit.
+        raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
+    if inside and (faint or sum(areas[i - 1] for i in inside) >= 0.2 * areas.max()):
         largest = max(areas[i - 1] for i in inside)
         ids = [i for i in inside if areas[i - 1] >= SPECK_FRACTION * largest]
     kept_mask = _select(labels, ids, count)
@@ -334,6 +344,18 @@ def find_ink(ink: np.ndarray) -> Ink:
         boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
         areas={int(i): int(areas[i - 1]) for i in ids},
     )
+
+
+def _faint_ink(blurred: np.ndarray, peak: float) -> bool:
+    """Whether ink fainter than MIN_CONTRAST (pencil, a faint ballpoint, a hazy photo)
+    stands clearly out of the picture's noise: FAINT_INK_TO_NOISE times the spread of the
+    (3x3-averaged) ink map's background, where noise alone reaches about 5."""
+    if peak < MIN_FAINT_CONTRAST:
+        return False
+    sample = blurred[:: max(1, blurred.shape[0] // 128), :: max(1, blurred.shape[1] // 128)]
+    middle = float(np.median(sample))
+    noise = 1.4826 * float(np.median(np.abs(sample - middle)))
+    return peak - middle >= FAINT_INK_TO_NOISE * max(noise, 0.5)
 
 
 def to_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -472,7 +494,7 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     return (rgb * alpha + background * (1 - alpha)).astype(np.uint8)
 
 
-def _uneven_background(signed: np.ndarray) -> np.ndarray:
+def _uneven_background(signed: np.ndarray, faint: bool = False) -> np.ndarray:
     """Slowly varying background level (shadows, light gradients), or 0 where there is none.
 
     A grey opening wider than any stroke removes the strokes and keeps the light; it is
@@ -503,9 +525,12 @@ def _uneven_background(signed: np.ndarray) -> np.ndarray:
     # its length or more says the light is even, however much of the middle is ink (a
     # bold marker digit filling the frame would otherwise be taken for shadow and hollowed).
     even_border = np.percentile(_border_ring(small), 50) - floor <= 0.08 * spread
-    if spread <= 0 or even_border or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3:
+    # Faint ink (pencil) is no stronger than the light's unevenness: the light is always
+    # levelled under it.
+    if not faint and (spread <= 0 or even_border or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3):
         return np.full_like(signed, floor)
-    opened, size = opening(1 / 4)
+    # Pencil strokes are thin: under them a finer opening follows the light more closely.
+    opened, size = opening(1 / 8 if faint else 1 / 4)
     opened = cv2.GaussianBlur(opened, (0, 0), size / 4)
     return cv2.resize(opened, (signed.shape[1], signed.shape[0]), interpolation=cv2.INTER_LINEAR)
 

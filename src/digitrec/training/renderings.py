@@ -112,6 +112,32 @@ def photo_jpeg(digit, rng) -> bytes:
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
 
 
+def faint_pencil(digit, rng) -> bytes:
+    """A phone photo of a digit in pencil or a faint ballpoint: grey, grainy strokes only
+    12-35 % darker than the paper, on an unevenly lit page, JPEG; sometimes hazy (a photo
+    through a dirty lens: the whole picture washed towards grey)."""
+    size = int(rng.integers(150, 260))
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    ink = np.zeros((480, 640), np.float32)
+    y, x = int(rng.integers(20, 480 - size - 20)), int(rng.integers(40, 640 - size - 40))
+    ink[y : y + size, x : x + size] = np.clip(big, 0, 1)
+    grain = cv2.GaussianBlur(rng.random((480, 640)).astype(np.float32), (0, 0), 0.8)
+    strength = rng.uniform(0.12, 0.35)  # how much darker than the paper the strokes are
+    a = cv2.GaussianBlur(ink, (0, 0), 1.0) * (0.55 + 0.9 * (grain - grain.mean())).clip(0, 1) * strength
+
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(direction) * (xx - 320) + np.sin(direction) * (yy - 240)) / 400
+    light = np.clip(0.85 + 0.2 * gradient - 0.2 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 400**2, 0.45, 1.0)
+    paper = np.float32([238, 234, 225])
+    graphite = np.float32([[90, 90, 95], [70, 75, 110]][rng.integers(2)])
+    photo = (paper * (1 - a[..., None]) + graphite * a[..., None]) * light[..., None]
+    if rng.random() < 0.3:  # haze
+        photo = photo * 0.7 + 60
+    photo += rng.normal(0, 3, (480, 640, 1))
+    return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
 # Printed rulings as phones see them: light blue, grey, faint black; a red margin line.
 RULING_COLOURS = [(150, 185, 230), (165, 170, 180), (120, 120, 125), (170, 200, 235)]
 
@@ -188,6 +214,7 @@ def squared_paper(digit, rng) -> bytes:
 
 
 PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
+WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
 
 
 def _ink_box(digit: np.ndarray, margin: int) -> np.ndarray:
