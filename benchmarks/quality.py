@@ -4,8 +4,8 @@
 
 Prints Markdown tables: the whole MNIST test set as 28x28 PNG files through the engine (the
 API's path); accuracy on MNIST test digits re-rendered as canvas drawings, scans, tight
-crops, bold marker and small drawings, photos, photos of lined and squared paper, and
-faint pencil (with
+crops, bold marker and small drawings, photos, photos of lined and squared paper, faint
+pencil, and a digit in a printed box of a scanned form (with
 how many are refused, and how many of those are asked to write bigger); straight ones;
 narrow digits; bold digits read as numbers; whole-number accuracy on composed numbers; and
 how often non-digits (letters, shapes, scribbles) are refused (422 no digit) or flagged

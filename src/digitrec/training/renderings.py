@@ -138,6 +138,71 @@ def faint_pencil(digit, rng) -> bytes:
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
 
 
+FORM_COLOURS = [(40, 40, 45), (60, 90, 170), (120, 120, 125), (200, 80, 70)]
+
+
+def _form_scan(digits: list[np.ndarray], rng, comb: bool) -> bytes:
+    """A scan of a form: ``digits`` written one to a printed cell, a box for one digit or a
+    comb field (a base line with ticks between the cells, open at the top) for several; the
+    cells a little larger than the writing, which may touch or cross their lines; other
+    printed lines of the form around; a few degrees of skew; JPEG."""
+    cell = int(rng.integers(70, 110))
+    count = len(digits)
+    height, width = 360, max(480, cell * count + 100)
+    thickness = int(rng.integers(2, 5))  # drawn at 2x
+    colour = FORM_COLOURS[rng.integers(len(FORM_COLOURS))]
+    page = np.full((height * 2, width * 2, 3), 250, np.uint8)
+    left = int(rng.integers(30, width - cell * count - 30)) * 2
+    top = int(rng.integers(40, height - cell - 40)) * 2
+    c2 = cell * 2
+    box = lambda a, b: cv2.rectangle(page, a, b, colour, thickness)  # noqa: E731
+    if comb:
+        cv2.line(page, (left, top + c2), (left + c2 * count, top + c2), colour, thickness)
+        for k in range(count + 1):
+            tick = c2 if k in (0, count) else c2 // 3
+            cv2.line(page, (left + c2 * k, top + c2 - tick), (left + c2 * k, top + c2), colour, thickness)
+    else:
+        for k in range(count):
+            box((left + c2 * k, top), (left + c2 * (k + 1), top + c2))
+    # Other lines of the form: a field above or below, a rule across the page.
+    other = top - c2 // 2 if rng.random() < 0.5 else top + c2 + c2 // 3
+    cv2.line(page, (40, other), (width * 2 - 40, other), colour, thickness)
+    page = cv2.resize(page, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    ink = np.zeros((height, width), np.float32)
+    for k, digit in enumerate(digits):
+        size = int(cell * rng.uniform(0.8, 1.05))
+        big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+        x = left // 2 + cell * k + (cell - size) // 2 + int(rng.integers(-6, 7))
+        y = top // 2 + (cell - size) // 2 + int(rng.integers(-6, 7))
+        region = ink[max(y, 0) : y + size, max(x, 0) : x + size]
+        ink[max(y, 0) : y + size, max(x, 0) : x + size] = np.maximum(
+            region, big[: region.shape[0], : region.shape[1]]
+        )
+    pen = np.float32([[25, 30, 60], [20, 20, 25], [30, 45, 130]][rng.integers(3)])
+    a = np.clip(cv2.GaussianBlur(ink, (0, 0), 0.8), 0, 1)[..., None] * 0.95
+    scan = page * (1 - a) + pen * a
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), float(rng.uniform(-3, 3)), 1.0)
+    scan = cv2.warpAffine(scan, turn, (width, height), borderValue=(250, 250, 250))
+    scan += rng.normal(0, 2.5, scan.shape)
+    return _encode(np.clip(scan, 0, 255).astype(np.uint8), "JPEG", quality=85)
+
+
+def form_box(digit, rng) -> bytes:
+    """A scanned form: one digit written in a printed box."""
+    return _form_scan([digit], rng, comb=False)
+
+
+def form_boxes_number(digits: list[np.ndarray], rng) -> bytes:
+    """A scanned form: a number, a digit in each of a row of printed boxes."""
+    return _form_scan(digits, rng, comb=False)
+
+
+def comb_field(digits: list[np.ndarray], rng) -> bytes:
+    """A scanned form: a number written in a comb field (one digit between each pair of ticks)."""
+    return _form_scan(digits, rng, comb=True)
+
+
 # Printed rulings as phones see them: light blue, grey, faint black; a red margin line.
 RULING_COLOURS = [(150, 185, 230), (165, 170, 180), (120, 120, 125), (170, 200, 235)]
 
@@ -215,6 +280,8 @@ def squared_paper(digit, rng) -> bytes:
 
 PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
 WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
+# Not yet read well (issue 17): reported by quality.py, not held to a bar by the tests.
+FORM_VARIANTS = {"form_box": form_box}
 
 
 def _ink_box(digit: np.ndarray, margin: int) -> np.ndarray:
