@@ -195,12 +195,20 @@ def main() -> None:
     )
     parser.add_argument("--out", required=True)
     parser.add_argument("--epochs", type=int, default=HardenSettings.epochs)
+    parser.add_argument("--share", type=float, default=HardenSettings.spoiled_share, help="of digits spoilt")
+    parser.add_argument("--learning-rate", type=float, default=HardenSettings.learning_rate)
     parser.add_argument("--limit", type=int, default=None, help="train on this many digits only (tests)")
     args = parser.parse_args()
     from digitrec.engine.recognizer import shipped_model_path
 
     base = Path(args.base) if args.base else shipped_model_path()
-    harden(args.data, base, Path(args.out), HardenSettings(epochs=args.epochs), limit=args.limit)
+    harden(
+        args.data,
+        base,
+        Path(args.out),
+        HardenSettings(epochs=args.epochs, spoiled_share=args.share, learning_rate=args.learning_rate),
+        limit=args.limit,
+    )
 
 
 if __name__ == "__main__":
