@@ -25,6 +25,8 @@ MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: b
 MIN_FAINT_CONTRAST = 8.0  # ... unless at least this many, and
 FAINT_INK_TO_NOISE = 10.0  # ... this many times the picture's noise (pencil, faint ink)
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
+FORM_RULE_ELONGATION = 8.0  # ink this many times wider than tall is a printed line
+FORM_BOX_FILL = 0.25  # a printed box or comb fills less than this of its bounding box
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
 SMALL_DIGIT = 0.25  # ink less than this share of the image's height and width is a small digit
@@ -290,6 +292,30 @@ def find_ink(ink: np.ndarray) -> Ink:
         frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
         return at_border or frame
 
+    # The print of a form is not ink: a level line (no digit is many times wider than
+    # tall), or a thin box whose closed lines surround other ink.
+    centres = {i: (stats[i, 0] + stats[i, 2] / 2, stats[i, 1] + stats[i, 3] / 2) for i in ids}
+
+    def printed(i: int) -> bool:
+        x, y, w, h, area = stats[i]
+        if w >= FORM_RULE_ELONGATION * h:
+            return True
+        inner = [
+            (cx - x, cy - y)
+            for j, (cx, cy) in centres.items()
+            if j != i and x < cx < x + w and y < cy < y + h
+        ]
+        return (
+            bool(inner)
+            and area < FORM_BOX_FILL * w * h
+            and _encloses(labels[y : y + h, x : x + w] == i, inner)
+        )
+
+    written = [i for i in ids if not printed(i)]
+    if written and len(written) < len(ids):
+        largest = max(areas[i - 1] for i in written)
+        ids = [i for i in written if areas[i - 1] >= SPECK_FRACTION * largest]
+
     def neighbour(i: int, tallest: int) -> bool:
         """A digit drawn up to the edge beside the others (a number across a phone's
         canvas): as tall as they are, and not a line along a whole side."""
@@ -303,7 +329,7 @@ def find_ink(ink: np.ndarray) -> Ink:
     if faint and not inside:
         # What faint ink there is lies along the edges: what is left of a shadow, not a digit.
         raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
-    if inside and (faint or sum(areas[i - 1] for i in inside) >= 0.2 * areas.max()):
+    if inside and (faint or sum(areas[i - 1] for i in inside) >= 0.2 * max(areas[i - 1] for i in ids)):
         largest = max(areas[i - 1] for i in inside)
         ids = [i for i in inside if areas[i - 1] >= SPECK_FRACTION * largest]
     kept_mask = _select(labels, ids, count)
@@ -344,6 +370,14 @@ def find_ink(ink: np.ndarray) -> Ink:
         boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
         areas={int(i): int(areas[i - 1]) for i in ids},
     )
+
+
+def _encloses(piece: np.ndarray, points: list[tuple[float, float]]) -> bool:
+    """Whether the closed lines of ``piece`` (a bool mask) surround any of ``points``
+    (x, y in its frame): a box round other ink, not a stroke reaching over it."""
+    outside = np.pad(~piece, 1).view(np.uint8) * 255
+    cv2.floodFill(outside, None, (0, 0), 0)  # what is left are the holes
+    return any(outside[int(y) + 1, int(x) + 1] for x, y in points)
 
 
 def _faint_ink(blurred: np.ndarray, peak: float) -> bool:
