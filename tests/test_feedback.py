@@ -50,6 +50,13 @@ def test_a_json_correction_is_stored_with_its_28x28_and_labels(feedback_app, sto
     assert stored.has_original  # a small original is kept
 
 
+def test_predicted_may_be_left_out(feedback_app, store, digit_images):
+    """What is kept as predicted is what the server reads, so a client need not say it."""
+    response = post_json(feedback_app.test_client(), image=data_url(digit_images[8]), correct=3)
+    assert response.status_code == 201
+    assert (store.get(response.get_json()["id"]).predicted, store.count()) == (8, 1)
+
+
 def test_a_multipart_correction_is_stored(feedback_app, store, digit_images):
     client = feedback_app.test_client()
     form = {"image": (io.BytesIO(digit_images[4]), "d.png"), "predicted": "9", "correct": "4"}

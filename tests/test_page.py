@@ -226,7 +226,7 @@ def test_undo_removes_the_last_stroke(desktop):
     bar, stem = STROKES[7]
     draw_with_mouse(desktop, [stem, bar])  # a 7 drawn stem first
     wait_for_answer(desktop, "7")
-    desktop.get_by_test_id("undo-correction").click()  # the bar goes, the stem is left: a 1
+    desktop.get_by_test_id("undo").click()  # the bar goes, the stem is left: a 1
     wait_for_answer(desktop, "1")
     desktop.keyboard.press("Control+z")  # nothing left
     sync_api.expect(desktop.get_by_test_id("result-digit")).to_be_hidden()
@@ -562,7 +562,17 @@ def test_correcting_one_digit_of_a_number_stores_that_digit(
         page.get_by_test_id("feedback-5").click()
         sync_api.expect(page.locator("#feedback-status")).to_contain_text("It replaces what you sent before")
         assert [(r.predicted, r.correct, r.digit_index) for r in store.recent(10)] == [(2, 5, 1)]
-        # ...and Undo withdraws it.
+        # Undo stays offered while another digit is chosen...
+        page.get_by_test_id("digit-choice-0").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("The 1st digit")
+        sync_api.expect(page.get_by_test_id("undo-correction")).to_be_visible()
+        # ...fast taps are stored in order: the last one wins...
+        page.evaluate(
+            "['9', '8', '7', '6'].forEach((d) => document.querySelector(`[data-testid=feedback-${d}]`).click())"
+        )
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as a 6")
+        assert sorted((r.digit_index, r.correct) for r in store.recent(10)) == [(0, 6), (1, 5)]
+        # ...and Undo withdraws them all.
         page.get_by_test_id("undo-correction").click()
         sync_api.expect(page.locator("#feedback-status")).to_contain_text("Undone")
         sync_api.expect(page.get_by_test_id("undo-correction")).to_be_hidden()

@@ -323,7 +323,9 @@ def find_ink(ink: np.ndarray) -> Ink:
         return NEIGHBOUR * tallest <= h < 0.85 * height and w < 0.85 * width
 
     inside = [i for i in ids if not clutter(i)]
-    if len(inside) >= 2:  # digits of a number inside: the one at the edge is its last
+    # Digits of a number inside: the one at the edge is its last (not under faint ink, where
+    # what reaches the edge is what is left of a shadow).
+    if len(inside) >= 2 and not faint:
         tallest = max(stats[i][3] for i in inside)
         inside += [i for i in ids if clutter(i) and neighbour(i, tallest)]
     if faint and not inside:

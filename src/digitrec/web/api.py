@@ -90,7 +90,8 @@ def feedback():
         )
     if fields.get("correct_number") not in (None, ""):
         return _number_correction(fields, request_id)
-    predicted = _label(fields.get("predicted"), "predicted", from_form)
+    if "predicted" in fields:  # optional: checked when sent, then not trusted (below)
+        _label(fields.get("predicted"), "predicted", from_form)
     correct = _label(fields.get("correct"), "correct", from_form)
     digit_index = _digit_index(fields.get("digit_index"), from_form)
     data = image_from_request(HOW_TO_CORRECT)
@@ -121,7 +122,6 @@ def feedback():
         target, digit_index = whole, None
     # What was predicted is what this server reads now, not what the client says it was
     # shown: a client cannot file "predicted 9" against a digit read as 1.
-    del predicted
     saved = store().add(
         target.input_28x28, target.digit, correct, model.version, data, request_id, digit_index
     )

@@ -18,7 +18,7 @@ let current = null;
 let inFlight = null;
 let liveAt = 0; // when the last answer while drawing was asked for
 let drawingEpoch = 0; // bumped when the drawing is cleared: a PNG encoded before is stale
-let lastSent = null; // {blob, source, answer}: the image the answer shown is about
+let lastSent = null; // {blob, source, answer, corrected}: the image the answer shown is about
 let chosenDigit = null; // which digit of a number the person is correcting
 
 // ---- drawing -------------------------------------------------------------------------
@@ -261,7 +261,7 @@ async function send(blob, source, whileDrawing = false) {
       showBoxes(boxesFor(source), []);
       return;
     }
-    lastSent = { blob, source, answer: body };
+    lastSent = { blob, source, answer: body, corrected: new Set() }; // digits (or "number") corrected
     showResult(body, source, whileDrawing);
     // For benchmarks/bench_page.py: when each answer reached the screen, and for what.
     document.dispatchEvent(new CustomEvent("digitrec:answer", { detail: { source, whileDrawing } }));
@@ -434,7 +434,9 @@ async function sendCorrection(correct) {
     return;
   }
   const read = several ? answer.digits[chosenDigit].digit : answer.digit;
-  if (correct === read && !looksLikeNoDigit(answer)) {
+  const which = several ? chosenDigit : 0;
+  // Tapping what was read corrects nothing, unless it takes back a correction of that digit.
+  if (correct === read && !looksLikeNoDigit(answer) && !lastSent.corrected.has(which)) {
     feedbackSays(`That is what it read (${read}): nothing to correct.`);
     return;
   }
@@ -445,7 +447,12 @@ async function sendCorrection(correct) {
   form.append("correct", String(correct));
   if (several) form.append("digit_index", String(chosenDigit));
   if (answer.request_id) form.append("request_id", answer.request_id);
-  await postCorrection(form, `Thank you: saved as ${correct === 8 ? "an" : "a"} ${correct}.`);
+  const thanks =
+    correct === read ? `Saved: it is ${correct === 8 ? "an" : "a"} ${correct} after all.` : `Thank you: saved as ${correct === 8 ? "an" : "a"} ${correct}.`;
+  await postCorrection(form, thanks, (corrected) => {
+    corrected.delete("number");
+    corrected.add(which);
+  });
 }
 
 async function sendNumber(event) {
@@ -462,36 +469,56 @@ async function sendNumber(event) {
   form.append("image", lastSent.blob, "image");
   form.append("correct_number", typed);
   if (lastSent.answer.request_id) form.append("request_id", lastSent.answer.request_id);
-  await postCorrection(form, `Thank you: saved as the number ${typed}.`);
+  await postCorrection(form, `Thank you: saved as the number ${typed}.`, (corrected) => {
+    corrected.clear();
+    corrected.add("number");
+  });
 }
 
 // The person's last word on an answer wins: the server replaces their earlier correction
 // of the same digit (or of the whole answer, for a typed number), and Undo withdraws them all.
-async function postCorrection(form, thanks) {
+// Corrections are sent one after another, so the last tap is the last word.
+let feedbackQueue = Promise.resolve();
+
+function postCorrection(form, thanks, record) {
+  const sent = lastSent;
   feedbackSays("Sending…");
-  try {
-    const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
-    if (response.status === 201) {
-      const saved = await response.json();
-      const undoable = Boolean(lastSent.answer.request_id);
-      feedbackSays(saved.replaced ? `${thanks} It replaces what you sent before.` : thanks, undoable);
-    } else await feedbackFailed(response, "save");
-  } catch {
-    feedbackSays("Could not reach the server.");
-  }
+  feedbackQueue = feedbackQueue.then(async () => {
+    try {
+      const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
+      if (response.status === 201) {
+        const saved = await response.json();
+        if (sent.answer.request_id) record(sent.corrected);
+        if (sent === lastSent) feedbackSays(saved.replaced ? `${thanks} It replaces what you sent before.` : thanks);
+      } else if (sent === lastSent) await feedbackFailed(response, "save");
+    } catch {
+      if (sent === lastSent) feedbackSays("Could not reach the server.");
+    }
+  });
+  return feedbackQueue;
 }
 
-async function undoCorrections() {
-  if (!lastSent?.answer.request_id) return;
+function undoCorrections() {
+  const sent = lastSent;
+  if (!sent?.answer.request_id) return;
   feedbackSays("Undoing…");
-  const query = new URLSearchParams({ request_id: lastSent.answer.request_id });
-  try {
-    const response = await fetch(`${FEEDBACK_API}?${query}`, { method: "DELETE" });
-    if (response.ok) feedbackSays("Undone: nothing you sent about this answer is kept.");
-    else await feedbackFailed(response, "undo");
-  } catch {
-    feedbackSays("Could not reach the server.");
-  }
+  const query = new URLSearchParams({ request_id: sent.answer.request_id });
+  feedbackQueue = feedbackQueue.then(async () => {
+    try {
+      const response = await fetch(`${FEEDBACK_API}?${query}`, { method: "DELETE" });
+      if (response.ok || response.status === 404) {
+        sent.corrected.clear();
+        if (sent !== lastSent) return;
+        feedbackSays(
+          response.ok
+            ? "Undone: nothing you sent about this answer is kept."
+            : "Nothing to undo: no correction of this answer is kept."
+        );
+      } else if (sent === lastSent) await feedbackFailed(response, "undo");
+    } catch {
+      if (sent === lastSent) feedbackSays("Could not reach the server.");
+    }
+  });
 }
 
 async function feedbackFailed(response, what) {
@@ -500,9 +527,10 @@ async function feedbackFailed(response, what) {
   feedbackSays(body?.error?.message || `Could not ${what} (${response.status}).`);
 }
 
-function feedbackSays(message, undoable = false) {
+// Undo stays offered while this answer has corrections kept, whatever the status says.
+function feedbackSays(message) {
   $("feedback-status").textContent = message;
-  $("undo-correction").hidden = !undoable;
+  $("undo-correction").hidden = !(lastSent && lastSent.corrected.size);
 }
 
 $("number-fix").addEventListener("submit", sendNumber);
