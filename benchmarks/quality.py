@@ -55,6 +55,7 @@ def main() -> None:
         **renderings.VARIANTS,
         **renderings.PAPER_VARIANTS,
         **renderings.WEAK_INK_VARIANTS,
+        **renderings.FORM_VARIANTS,
     }.items():
         rng = np.random.default_rng(7)
         counts = Counter()

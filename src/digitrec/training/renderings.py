@@ -280,7 +280,7 @@ def squared_paper(digit, rng) -> bytes:
 
 PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
 WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
-# Not yet read well (issue 17): reported by quality.py, not held to a bar by the tests.
+# Reported by quality.py (a digit that touches its box is not handled yet).
 FORM_VARIANTS = {"form_box": form_box}
 
 
