@@ -25,7 +25,6 @@ MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: b
 MIN_FAINT_CONTRAST = 8.0  # ... unless at least this many, and
 FAINT_INK_TO_NOISE = 10.0  # ... this many times the picture's noise (pencil, faint ink)
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
-FORM_RULE_ELONGATION = 8.0  # ink this many times wider than tall is a printed line
 FORM_BOX_FILL = 0.25  # a printed box or comb fills less than this of its bounding box
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
@@ -292,14 +291,13 @@ def find_ink(ink: np.ndarray) -> Ink:
         frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
         return at_border or frame
 
-    # The print of a form is not ink: a level line (no digit is many times wider than
-    # tall), or a thin box whose closed lines surround other ink.
+    # The print of a form is not ink: a thin box whose closed lines surround other ink.
+    # (Its long lines are taken out with a paper's rulings; dropping any piece many times
+    # wider than tall left bits of a page's lines round a speck, read as a sure "1".)
     centres = {i: (stats[i, 0] + stats[i, 2] / 2, stats[i, 1] + stats[i, 3] / 2) for i in ids}
 
     def printed(i: int) -> bool:
         x, y, w, h, area = stats[i]
-        if w >= FORM_RULE_ELONGATION * h:
-            return True
         inner = [
             (cx - x, cy - y)
             for j, (cx, cy) in centres.items()
