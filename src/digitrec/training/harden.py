@@ -31,7 +31,9 @@ from digitrec.training.train import (
     build_model,
     calibrate_and_export,
     load_weights,
+    negative_counts,
     save_weights,
+    split,
     test_figures,
     through_engine,
     weights_path,
@@ -114,14 +116,9 @@ def harden(
     rng = np.random.default_rng(hs.seed)
     hp = Hyperparameters()
     data = mnist.load(data_folder)
-    order = np.random.default_rng(hp.seed).permutation(len(data.train_images))  # training's split
-    val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
-    if limit:
-        train_idx, val_idx = train_idx[:limit], val_idx[: max(limit // 5, 100)]
+    train_idx, val_idx = split(data, hp, limit)  # training's split
     x_digits, y_digits = data.train_images[train_idx], data.train_labels[train_idx]
-    shares = (hs.negatives, hs.validation_negatives)
-    if limit:
-        shares = tuple(max(n * limit // 55000, 20) for n in shares)
+    shares = negative_counts((hs.negatives, hs.validation_negatives), limit)
     neg = negatives.images(shares[0], seed=hs.seed)
     neg_val = negatives.images(shares[1], seed=hs.seed + 1)
     x_val = np.concatenate([through_engine(data.train_images[val_idx]), neg_val])

@@ -44,6 +44,7 @@ from digitrec.training.train import (
     calibrate_and_export,
     load_weights,
     save_weights,
+    split,
     through_engine,
     weights_path,
 )
@@ -123,8 +124,7 @@ def retrain(
     # --- data: MNIST replay (as it is, and as the engine makes it), non-digits, corrections.
     data = mnist.load(data_folder)
     hp = Hyperparameters()
-    order = np.random.default_rng(hp.seed).permutation(len(data.train_images))
-    val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
+    train_idx, val_idx = split(data, hp)
     # Different digits within an epoch; across epochs they may come again (4 x 15,000 is
     # more than the 55,000 training digits).
     per_epoch_replay = min(rs.replay, len(train_idx))

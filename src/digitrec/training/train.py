@@ -91,11 +91,7 @@ def train(
 
     # --- data: hold out a validation split; the test set is only for the final report.
     data = mnist.load(data_folder)
-    order = np.random.default_rng(hp.seed).permutation(len(data.train_images))
-    val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
-    if limit:
-        train_idx = train_idx[:limit]
-        val_idx = val_idx[: max(limit // 5, 100)]
+    train_idx, val_idx = split(data, hp, limit)
     x_train, y_train = data.train_images[train_idx], data.train_labels[train_idx]
     if extra is not None:
         x_train = np.concatenate([x_train, extra[0]])
@@ -103,9 +99,7 @@ def train(
     x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
     # Validation digits are given as the server gives them to the model.
     x_val = through_engine(x_val)
-    shares = (hp.negatives, hp.validation_negatives)
-    if limit:
-        shares = tuple(max(n * limit // 55000, 20) for n in shares)
+    shares = negative_counts((hp.negatives, hp.validation_negatives), limit)
     neg_train = negatives.images(shares[0], seed=hp.seed)
     neg_val = negatives.images(shares[1], seed=hp.seed + 1)
     x_train_engine = np.concatenate([through_engine(x_train), neg_train])
@@ -204,6 +198,23 @@ def train(
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def split(data: mnist.Mnist, hp: Hyperparameters, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices of the 60,000 training images: the same split for
+    training, `retrain` and `harden`, so validation digits are never trained on. ``limit``
+    keeps the first ``limit`` for training and a fifth as many (at least 100) to validate."""
+    order = np.random.default_rng(hp.seed).permutation(len(data.train_images))
+    val_idx, train_idx = order[: hp.validation_size], order[hp.validation_size :]
+    if limit:
+        train_idx, val_idx = train_idx[:limit], val_idx[: max(limit // 5, 100)]
+    return train_idx, val_idx
+
+
+def negative_counts(counts: tuple[int, int], limit: int | None) -> tuple[int, ...]:
+    """How many non-digits to draw for (training, validation): with ``limit`` digits only,
+    as many in proportion to the 55,000 (at least 20 each)."""
+    return tuple(max(n * limit // 55000, 20) for n in counts) if limit else counts
 
 
 def test_figures(model_file: Path, data: mnist.Mnist) -> dict:
