@@ -447,8 +447,8 @@ async function sendCorrection(correct) {
   form.append("correct", String(correct));
   if (several) form.append("digit_index", String(chosenDigit));
   if (answer.request_id) form.append("request_id", answer.request_id);
-  const thanks =
-    correct === read ? `Saved: it is ${correct === 8 ? "an" : "a"} ${correct} after all.` : `Thank you: saved as ${correct === 8 ? "an" : "a"} ${correct}.`;
+  const aDigit = `${correct === 8 ? "an" : "a"} ${correct}`;
+  const thanks = correct === read ? `Saved: it is ${aDigit} after all.` : `Thank you: saved as ${aDigit}.`;
   await postCorrection(form, thanks, (corrected) => {
     corrected.delete("number");
     corrected.add(which);
@@ -477,20 +477,16 @@ async function sendNumber(event) {
 
 // The person's last word on an answer wins: the server replaces their earlier correction
 // of the same digit (or of the whole answer, for a typed number), and Undo withdraws them all.
-// Corrections are sent one after another, so the last tap is the last word.
+// Corrections and undos are sent one after another, so the last tap is the last word.
 let feedbackQueue = Promise.resolve();
 
-function postCorrection(form, thanks, record) {
-  const sent = lastSent;
-  feedbackSays("Sending…");
+// Queue one request about the answer ``sent``; ``handled(response)`` deals with the answers
+// it expects (true), anything else is said as an error while that answer is still shown.
+function queueFeedback(sent, request, handled, what) {
   feedbackQueue = feedbackQueue.then(async () => {
     try {
-      const response = await fetch(FEEDBACK_API, { method: "POST", body: form });
-      if (response.status === 201) {
-        const saved = await response.json();
-        if (sent.answer.request_id) record(sent.corrected);
-        if (sent === lastSent) feedbackSays(saved.replaced ? `${thanks} It replaces what you sent before.` : thanks);
-      } else if (sent === lastSent) await feedbackFailed(response, "save");
+      const response = await request();
+      if (!(await handled(response)) && sent === lastSent) await feedbackFailed(response, what);
     } catch {
       if (sent === lastSent) feedbackSays("Could not reach the server.");
     }
@@ -498,27 +494,45 @@ function postCorrection(form, thanks, record) {
   return feedbackQueue;
 }
 
+function postCorrection(form, thanks, record) {
+  const sent = lastSent;
+  feedbackSays("Sending…");
+  return queueFeedback(
+    sent,
+    () => fetch(FEEDBACK_API, { method: "POST", body: form }),
+    async (response) => {
+      if (response.status !== 201) return false;
+      const saved = await response.json();
+      if (sent.answer.request_id) record(sent.corrected);
+      if (sent === lastSent) feedbackSays(saved.replaced ? `${thanks} It replaces what you sent before.` : thanks);
+      return true;
+    },
+    "save"
+  );
+}
+
 function undoCorrections() {
   const sent = lastSent;
   if (!sent?.answer.request_id) return;
   feedbackSays("Undoing…");
   const query = new URLSearchParams({ request_id: sent.answer.request_id });
-  feedbackQueue = feedbackQueue.then(async () => {
-    try {
-      const response = await fetch(`${FEEDBACK_API}?${query}`, { method: "DELETE" });
-      if (response.ok || response.status === 404) {
-        sent.corrected.clear();
-        if (sent !== lastSent) return;
+  queueFeedback(
+    sent,
+    () => fetch(`${FEEDBACK_API}?${query}`, { method: "DELETE" }),
+    (response) => {
+      if (!response.ok && response.status !== 404) return false;
+      sent.corrected.clear();
+      if (sent === lastSent) {
         feedbackSays(
           response.ok
             ? "Undone: nothing you sent about this answer is kept."
             : "Nothing to undo: no correction of this answer is kept."
         );
-      } else if (sent === lastSent) await feedbackFailed(response, "undo");
-    } catch {
-      if (sent === lastSent) feedbackSays("Could not reach the server.");
-    }
-  });
+      }
+      return true;
+    },
+    "undo"
+  );
 }
 
 async function feedbackFailed(response, what) {
