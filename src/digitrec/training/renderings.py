@@ -112,6 +112,15 @@ def photo_jpeg(digit, rng) -> bytes:
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
 
 
+def _uneven_light(rng, floor: float) -> np.ndarray:
+    """How lit each pixel of a 640x480 phone photo of a page is: brighter towards a random
+    side, darker towards the corners, never under ``floor``."""
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    gradient = (np.cos(direction) * (xx - 320) + np.sin(direction) * (yy - 240)) / 400
+    return np.clip(0.85 + 0.2 * gradient - 0.2 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 400**2, floor, 1.0)
+
+
 def faint_pencil(digit, rng) -> bytes:
     """A phone photo of a digit in pencil or a faint ballpoint: grey, grainy strokes only
     12-35 % darker than the paper, on an unevenly lit page, JPEG; sometimes hazy (a photo
@@ -125,10 +134,7 @@ def faint_pencil(digit, rng) -> bytes:
     strength = rng.uniform(0.12, 0.35)  # how much darker than the paper the strokes are
     a = cv2.GaussianBlur(ink, (0, 0), 1.0) * (0.55 + 0.9 * (grain - grain.mean())).clip(0, 1) * strength
 
-    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
-    direction = rng.uniform(0, 2 * np.pi)
-    gradient = (np.cos(direction) * (xx - 320) + np.sin(direction) * (yy - 240)) / 400
-    light = np.clip(0.85 + 0.2 * gradient - 0.2 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 400**2, 0.45, 1.0)
+    light = _uneven_light(rng, floor=0.45)
     paper = np.float32([238, 234, 225])
     graphite = np.float32([[90, 90, 95], [70, 75, 110]][rng.integers(2)])
     photo = (paper * (1 - a[..., None]) + graphite * a[..., None]) * light[..., None]
@@ -254,10 +260,7 @@ def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool) -> by
     turn = cv2.getRotationMatrix2D(centre, float(rng.uniform(-6, 6)), 1.0)
     rule, ink = (cv2.warpAffine(a, turn, rules.shape[::-1])[pad:-pad, pad:-pad] for a in (rule, ink))
 
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    direction = rng.uniform(0, 2 * np.pi)
-    gradient = (np.cos(direction) * (xx - width / 2) + np.sin(direction) * (yy - height / 2)) / 400
-    light = np.clip(0.85 + 0.2 * gradient - 0.2 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 400**2, 0.4, 1.0)
+    light = _uneven_light(rng, floor=0.4)
     paper = np.float32([240, 236, 228])
     paper = paper * (1 - rule[..., None]) + colour * rule[..., None]
     pen = np.float32([[35, 40, 70], [30, 30, 35], [30, 50, 140]][rng.integers(3)])
