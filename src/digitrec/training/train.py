@@ -17,7 +17,7 @@ import numpy as np
 
 from digitrec.engine.errors import NoDigitFound
 from digitrec.engine.preprocess import from_uint8_28x28, to_mnist_28x28, to_uint8_28x28
-from digitrec.training import evaluate, mnist, negatives
+from digitrec.training import evaluate, mnist, negatives, spoilers
 from digitrec.training.augment import Augmentation
 
 NOT_A_DIGIT = 10  # the eleventh class
@@ -35,7 +35,8 @@ class Hyperparameters:
     dropout: float = 0.3
     validation_size: int = 5000  # held out from the 60k training images, for choosing
     uncertain_share: float = 0.005  # share of validation digits we accept to flag "not sure"
-    seed: int = 20261121
+    seed: int = 20261121  # the validation split (the same for every run), and by default...
+    training_seed: int | None = None  # ...the initial weights, shuffling and drawing
     # The "not a digit" class: this many drawings of letters, shapes and scribbles
     # (training.negatives), and a separate set for validation.
     negatives: int = 10000
@@ -43,6 +44,9 @@ class Hyperparameters:
     # Share of training digits shown as the engine turns them into 28x28 again (what the
     # server gives the model for an MNIST digit sent as a PNG) instead of as they are.
     engine_share: float = 0.5
+    # Share of training digits shown spoilt (a stroke across, a hollow outline, blur:
+    # training.spoilers), each digit with its own spoiler drawn once before training.
+    spoiled_share: float = 0.15
     augmentation: Augmentation = field(default_factory=Augmentation)
 
 
@@ -87,7 +91,8 @@ def train(
     from digitrec.training.augment import augment_batch
 
     started = time.time()
-    keras.utils.set_random_seed(hp.seed)
+    seed = hp.seed if hp.training_seed is None else hp.training_seed
+    keras.utils.set_random_seed(seed)
 
     # --- data: hold out a validation split; the test set is only for the final report.
     data = mnist.load(data_folder)
@@ -100,9 +105,15 @@ def train(
     # Validation digits are given as the server gives them to the model.
     x_val = through_engine(x_val)
     shares = negative_counts((hp.negatives, hp.validation_negatives), limit)
-    neg_train = negatives.images(shares[0], seed=hp.seed)
+    neg_train = negatives.images(shares[0], seed=seed)
     neg_val = negatives.images(shares[1], seed=hp.seed + 1)
     x_train_engine = np.concatenate([through_engine(x_train), neg_train])
+    # One spoilt copy of every digit, half of them as the engine makes them.
+    rng = np.random.default_rng(seed)
+    spoilt = spoilers.spoil(x_train, 1.0 if hp.spoiled_share else 0.0, rng)
+    engine_made = rng.random(len(spoilt)) < hp.engine_share
+    spoilt[engine_made] = through_engine(spoilt[engine_made])
+    x_train_spoilt = np.concatenate([spoilt, neg_train])
     x_train = np.concatenate([x_train, neg_train])
     y_train = np.concatenate([y_train, np.full(len(neg_train), NOT_A_DIGIT, y_train.dtype)])
     digits_val = len(x_val)
@@ -112,14 +123,18 @@ def train(
     def as_float(x):
         return from_uint8_28x28(x)[..., None]
 
-    def pick(x, x_engine, y):
+    def pick(x, x_engine, x_spoilt, y):
         use_engine = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.engine_share
         x = tf.where(use_engine, x_engine, x)
+        use_spoilt = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.spoiled_share
+        x = tf.where(use_spoilt, x_spoilt, x)
         return augment_batch(x, hp.augmentation), tf.one_hot(y, CLASSES)
 
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((as_float(x_train), as_float(x_train_engine), y_train))
-        .shuffle(len(x_train), seed=hp.seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices(
+            (as_float(x_train), as_float(x_train_engine), as_float(x_train_spoilt), y_train)
+        )
+        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(hp.batch_size)
         .map(pick, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
