@@ -113,6 +113,8 @@ def main() -> None:
         ("Numbers of 2-6 digits", renderings.compose_number, (2, 7)),
         ("Numbers of 2-4 touching digits", renderings.compose_touching_number, (2, 5)),
         ("Numbers of 3-6 narrow digits across a phone's canvas", renderings.narrow_number, (3, 7)),
+        ("Numbers of 2-5 digits in a row of a form's boxes", renderings.form_boxes_number, (2, 6)),
+        ("Numbers of 2-5 digits in a form's comb field", renderings.comb_field, (2, 6)),
     ):
         rng = np.random.default_rng(42)
         right = 0

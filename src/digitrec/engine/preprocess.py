@@ -26,6 +26,14 @@ MIN_FAINT_CONTRAST = 8.0  # ... unless at least this many, and
 FAINT_INK_TO_NOISE = 10.0  # ... this many times the picture's noise (pencil, faint ink)
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
 FORM_BOX_FILL = 0.25  # a printed box fills less than this of its bounding box
+FRAME_FILL = 0.5  # a box with the writing that touches it fills less than this
+FRAME_BAND = 0.08  # its sides lie within this share of its side from its bounding box's
+FRAME_SIDES = 0.9  # ... along at least this share of each of the four
+MIN_FRAME_SIDE = 24  # px: smaller pieces are not looked at as boxes
+WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this share of their height
+MIN_WALL = 8  # px: the shortest tick of a comb field looked at
+WALL_STROKE = 0.7  # ... and finer than the writing's strokes: at most this share of their width
+WALL_SPACING = 0.08  # ... and evenly spaced: within this share of the spacing
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
 SMALL_DIGIT = 0.25  # ink less than this share of the image's height and width is a small digit
@@ -279,6 +287,17 @@ def find_ink(ink: np.ndarray) -> Ink:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count < 2:
         raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
+    # A form's print: its boxes, even where the writing touches them; or, once its long lines
+    # are gone as rulings, the walls between its boxes or the ticks of a comb field.
+    form_print = _without_frames(mask, labels, stats)
+    if form_print is None:
+        form_print = _without_walls(mask, labels, stats)
+    if form_print is not None:
+        # What was print is paper now, also for the check on how clearly ink stands out.
+        smooth[_grow(_grow(form_print))] = 0
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if count < 2:
+            raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
     areas = stats[1:, cv2.CC_STAT_AREA]
     ids = [i + 1 for i in np.flatnonzero(areas >= SPECK_FRACTION * areas.max())]
     height, width = mask.shape
@@ -370,6 +389,118 @@ def find_ink(ink: np.ndarray) -> Ink:
         boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
         areas={int(i): int(areas[i - 1]) for i in ids},
     )
+
+
+def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
+    """Take the printed boxes of a form out of ``mask`` (in place); the pixels taken out
+    (a bool mask), None if there were no boxes.
+
+    A box is a thin piece whose four sides run along its bounding box (within a band, a few
+    degrees of skew), with writing inside: the digit may touch or cross the box, so the two
+    are one piece, and only the band along the sides is taken out. A comb field is such a
+    box open at the top. In a row of boxes, the walls between them (no wider than the band,
+    as tall as the box) go too, and in a comb its ticks (standing on its floor)."""
+    before = None
+    for i in range(1, len(stats)):
+        x, y, w, h, area = stats[i]
+        if min(w, h) < MIN_FRAME_SIDE or area >= FRAME_FILL * w * h:
+            continue
+        piece = labels[y : y + h, x : x + w] == i
+        band = max(2, round(FRAME_BAND * min(w, h)))
+        sides = (piece[:band].any(0), piece[-band:].any(0), piece[:, :band].any(1), piece[:, -band:].any(1))
+        top, *others = (side.mean() >= FRAME_SIDES for side in sides)
+        if not all(others):
+            continue
+        comb = not top  # a comb field: open at the top
+        inner = (slice(y if comb else y + band, y + h - band), slice(x + band, x + w - band))
+        if not mask[inner].any():
+            continue  # an empty box, or a square drawn alone: left to be read (or refused)
+        if before is None:
+            before = mask.copy()
+        inside = mask[inner].copy()
+        mask[y : y + h, x : x + w][piece] = 0
+        mask[inner] = inside
+        if comb or w >= 1.5 * h:  # a row of boxes, a comb: the walls or ticks between
+            _drop_walls(mask[inner], piece[0 if comb else band : h - band, band : w - band], band)
+    return None if before is None else before > mask
+
+
+def _drop_walls(inner: np.ndarray, piece: np.ndarray, band: int) -> None:
+    """Within a row of boxes or a comb (``inner``: its inside, a view; ``piece``: the print's
+    own pixels there), clear the upright walls and ticks: parts of the print no wider than
+    the band, as tall as the inside or standing on its floor."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((inner & piece).view(np.uint8), connectivity=8)
+    height = inner.shape[0]
+    for k in range(1, count):
+        x, y, w, h, _ = stats[k]
+        if w <= 2 * band and (h >= 0.85 * height or y + h >= height - 1):
+            inner[y : y + h, x : x + w][labels[y : y + h, x : x + w] == k] = 0
+
+
+def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
+    """Take out of ``mask`` (in place) the walls of a row of boxes or the ticks of a comb
+    field, once the form's long lines are gone as rulings; the pixels taken out, or None.
+
+    Walls are thin upright straight lines, parallel, standing on one line (a skewed scan
+    tilts it) and evenly spaced, as only print is, at least three of them, finer than the
+    pen's strokes, with writing in every space between them and none outside. A wall that the writing touches is part of
+    a digit's piece: where the spacing says one is missing, a thin band is cleared along
+    where it stands."""
+    upright = []
+    for i in range(1, len(stats)):  # short ticks too, small enough to be dropped as specks
+        x, y, w, h, _ = stats[i]
+        if h < MIN_WALL or w > WALL_WIDTH * h + 2:
+            continue
+        rows, cols = np.nonzero(labels[y : y + h, x : x + w] == i)
+        counts = np.bincount(rows, minlength=h)
+        if counts.min() == 0:
+            continue  # broken
+        middles = np.bincount(rows, cols, minlength=h) / counts  # the line's middle, row by row
+        slope, offset = np.polyfit(np.arange(h), middles, 1)
+        if np.abs(middles - (slope * np.arange(h) + offset)).max() > 1.0 + 0.02 * h:
+            continue  # not straight
+        upright.append((x + offset + slope * h / 2, y + h, h, w, slope, i))
+    if len(upright) < 3:
+        return None
+    upright.sort()
+    xs, bottoms, heights, widths, slopes, found = (np.array(v) for v in zip(*upright))
+    step = float(np.median(np.diff(xs)))
+    slots = np.round((xs - xs[0]) / max(step, 1.0)).astype(int)
+    line = np.polyfit(xs, bottoms, 1)
+    if (
+        step < MIN_WALL
+        or np.abs(xs - xs[0] - slots * step).max() > WALL_SPACING * step
+        or len(set(slots.tolist())) < len(slots)
+        or np.ptp(bottoms - np.polyval(line, xs)) > 0.05 * heights.max() + 2
+        or np.ptp(np.degrees(np.arctan(slopes[heights >= heights.max() / 2]))) > 2.0
+    ):  # (the slope of a comb's short ticks is too rough to compare)
+        return None
+    walls = set(found.tolist())
+    areas = {i: stats[i, cv2.CC_STAT_AREA] for i in range(1, len(stats)) if i not in walls}
+    largest = max(areas.values(), default=0)
+    writing = [i for i, area in areas.items() if area >= SPECK_FRACTION * largest]
+    centres = np.array([stats[i, 0] + stats[i, 2] / 2 for i in writing])
+    spaces = np.floor((centres - xs[0]) / step).astype(int) if writing else np.array([-1])
+    if spaces.min() < 0 or spaces.max() >= slots[-1] or len(set(spaces.tolist())) < slots[-1]:
+        return None  # writing outside the row, or a space with nothing written in it
+    # Print is finer than the pen: ones written evenly between the digits of a number are
+    # as broad as the pen's other strokes.
+    if stroke_width(_select(labels, walls)) > WALL_STROKE * stroke_width(_select(labels, writing)):
+        return None
+
+    before = mask.copy()
+    mask[_select(labels, walls)] = 0
+    # A wall the writing touched: cleared along the line it would stand on.
+    height, thick, slope = float(np.median(heights)), int(np.median(widths)) + 2, float(np.median(slopes))
+    for k in sorted(set(range(slots[-1] + 1)) - set(slots.tolist())):
+        centre = xs[0] + k * step
+        bottom = np.polyval(line, centre)
+        ys = np.arange(max(0, int(bottom - height)), min(mask.shape[0], int(bottom) + 1))
+        for dx in range(-(thick // 2), thick - thick // 2):
+            cs = np.round(centre + slope * (ys - (bottom - height / 2)) + dx).astype(int)
+            inside = (cs >= 0) & (cs < mask.shape[1])
+            mask[ys[inside], cs[inside]] = 0
+    return before > mask
 
 
 def _encloses(piece: np.ndarray, points: list[tuple[float, float]]) -> bool:
