@@ -22,13 +22,14 @@ import numpy as np
 from digitrec.engine.errors import NoDigitFound
 
 MIN_CONTRAST = 32.0  # grey levels (of 255) between ink and background, below: blank...
-MIN_FAINT_CONTRAST = 8.0  # ... unless at least this many, and
+MIN_FAINT_CONTRAST = 6.0  # ... unless at least this many, and
 FAINT_INK_TO_NOISE = 10.0  # ... this many times the picture's noise (pencil, faint ink)
 MIN_SEPARATION = 0.72  # Otsu's between-class / total variance; noise scores ~0.64
 FORM_BOX_FILL = 0.25  # a printed box fills less than this of its bounding box
+RULED_RUN = 0.35  # ... or made of level and upright lines across this share of it
 FRAME_FILL = 0.5  # a box with the writing that touches it fills less than this
 FRAME_BAND = 0.08  # its sides lie within this share of its side from its bounding box's
-FRAME_SIDES = 0.9  # ... along at least this share of each of the four
+FRAME_SIDES = 0.8  # ... along at least this share of each of the four
 MIN_FRAME_SIDE = 24  # px: smaller pieces are not looked at as boxes
 WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this share of their height
 MIN_WALL = 8  # px: the shortest tick of a comb field looked at
@@ -47,6 +48,9 @@ WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
 NARROW = 0.5  # digits narrower than this share of their height may be squeezed
 MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
+MIN_OUTLINE_SIDE = 48  # px: smaller digits are not looked at as outlines
+OUTLINE_GAP = 1.5  # an outlined digit's lines enclose gaps at least this many lines wide,
+OUTLINE_WIDTH = 0.3  # ... and narrower than this share of the digit (a broad stroke)
 # Printed rulings (lined and squared paper, form lines): straight lines across at least this
 # share of the image, at most RULING_TILT degrees from level or upright, and at most this
 # share of the image's shorter side thick (a pen stroke that long is a digit filling the frame).
@@ -113,6 +117,36 @@ def widened_28x28(ink: np.ndarray, mask: np.ndarray, stretch: float) -> np.ndarr
     stretched = cv2.resize(np.ascontiguousarray((ink * mask)[y : y + h, x : x + w]), (width, h))
     wide_mask = cv2.resize(crop.view(np.uint8), (width, h), interpolation=cv2.INTER_NEAREST)
     return to_28x28(stretched, wide_mask.view(bool))
+
+
+def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """An outlined (hollow) digit filled in, as a second reading: a bubble or outline "7"
+    is a thin closed line round the shape of a broad stroke. Filled are the gaps the ink
+    encloses that are OUTLINE_GAP times as wide as its lines or more (the strokes of the
+    outlined digit) but under OUTLINE_WIDTH of its height (the wide open inside of a "0" or
+    a "6" is not filled). None when there is no such gap, or the digit is too small to
+    tell a line from a gap (an edge detector's one-pixel outline at 28x28)."""
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+    if max(w, h) < MIN_OUTLINE_SIDE:
+        return None
+    crop = mask[y : y + h, x : x + w]
+    paper = np.pad(~crop, 1, constant_values=True).view(np.uint8) * 255
+    cv2.floodFill(paper, None, (0, 0), 0)  # what is left is the paper the ink encloses
+    holes = np.ascontiguousarray(paper[1:-1, 1:-1])
+    if not holes.any():
+        return None
+    line = stroke_width(crop)
+    count, labels = cv2.connectedComponents(holes)
+    widths = np.zeros(count)
+    np.maximum.at(widths, labels.ravel(), cv2.distanceTransform(holes, cv2.DIST_L2, 3).ravel())
+    widths *= 2
+    fill = (widths >= OUTLINE_GAP * line) & (widths <= OUTLINE_WIDTH * max(w, h))
+    fill[0] = False
+    filled = fill[labels]
+    if cv2.countNonZero(filled.view(np.uint8)) < 0.5 * cv2.countNonZero(crop.view(np.uint8)):
+        return None  # no enclosed stroke worth the name
+    solid = np.maximum(ink[y : y + h, x : x + w] * crop, filled.astype(np.float32))
+    return to_28x28(solid, crop | filled)
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:
@@ -310,7 +344,8 @@ def find_ink(ink: np.ndarray) -> Ink:
         frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
         return at_border or frame
 
-    # The print of a form is not ink: a thin box whose closed lines surround other ink.
+    # The print of a form is not ink: a thin box whose closed lines surround other ink, or
+    # level and upright lines round it (what the rulings left of a row of boxes).
     # (Its long lines are taken out with a paper's rulings; dropping any piece many times
     # wider than tall left bits of a page's lines round a speck, read as a sure "1".)
     centres = {i: (stats[i, 0] + stats[i, 2] / 2, stats[i, 1] + stats[i, 3] / 2) for i in ids}
@@ -322,11 +357,13 @@ def find_ink(ink: np.ndarray) -> Ink:
             for j, (cx, cy) in centres.items()
             if j != i and x < cx < x + w and y < cy < y + h
         ]
-        return (
-            bool(inner)
-            and area < FORM_BOX_FILL * w * h
-            and _encloses(labels[y : y + h, x : x + w] == i, inner)
-        )
+        if not inner or area >= FORM_BOX_FILL * w * h:
+            return False
+        piece = labels[y : y + h, x : x + w] == i
+        # Square-cornered, as print is: the outline of an outlined "8" encloses the outlines
+        # of its loops too, but does not run along its bounding box.
+        rectangular = min(_along_sides(piece, max(2, round(2 * FRAME_BAND * min(w, h))))) >= 0.75
+        return (rectangular and _encloses(piece, inner)) or _ruled(piece)
 
     written = [i for i in ids if not printed(i)]
     if written and len(written) < len(ids):
@@ -407,8 +444,7 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
             continue
         piece = labels[y : y + h, x : x + w] == i
         band = max(2, round(FRAME_BAND * min(w, h)))
-        sides = (piece[:band].any(0), piece[-band:].any(0), piece[:, :band].any(1), piece[:, -band:].any(1))
-        top, *others = (side.mean() >= FRAME_SIDES for side in sides)
+        top, *others = (side >= FRAME_SIDES for side in _along_sides(piece, band))
         if not all(others):
             continue
         comb = not top  # a comb field: open at the top
@@ -423,6 +459,31 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
         if comb or w >= 1.5 * h:  # a row of boxes, a comb: the walls or ticks between
             _drop_walls(mask[inner], piece[0 if comb else band : h - band, band : w - band], band)
     return None if before is None else before > mask
+
+
+def _ruled(piece: np.ndarray) -> bool:
+    """Whether the bool mask ``piece`` is made of level and upright lines, each across a
+    good part of it, as what is left of a form's print once its long lines went as a
+    page's rulings: nearly all of it on rows or columns it crosses from side to side."""
+    h, w = piece.shape
+    rows = piece.sum(1) >= RULED_RUN * w
+    columns = piece.sum(0) >= RULED_RUN * h
+    on_lines = piece & (rows[:, None] | columns[None, :])
+    return cv2.countNonZero(on_lines.view(np.uint8)) >= 0.9 * cv2.countNonZero(piece.view(np.uint8))
+
+
+def _along_sides(piece: np.ndarray, band: int) -> tuple[float, ...]:
+    """How much of each side (top, bottom, left, right) of the bool mask ``piece``'s frame
+    has some of it within ``band`` px."""
+    return tuple(
+        float(side.mean())
+        for side in (
+            piece[:band].any(0),
+            piece[-band:].any(0),
+            piece[:, :band].any(1),
+            piece[:, -band:].any(1),
+        )
+    )
 
 
 def _drop_walls(inner: np.ndarray, piece: np.ndarray, band: int) -> None:
@@ -506,7 +567,7 @@ def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> n
 def _encloses(piece: np.ndarray, points: list[tuple[float, float]]) -> bool:
     """Whether the closed lines of ``piece`` (a bool mask) surround any of ``points``
     (x, y in its frame): a box round other ink, not a stroke reaching over it."""
-    outside = np.pad(~piece, 1).view(np.uint8) * 255
+    outside = np.pad(~piece, 1, constant_values=True).view(np.uint8) * 255
     cv2.floodFill(outside, None, (0, 0), 0)  # what is left are the holes
     return any(outside[int(y) + 1, int(x) + 1] for x, y in points)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound
-from digitrec.engine.preprocess import find_ink, ink_map, ink_to_28x28, to_mnist_28x28, widened_28x28
+from digitrec.engine.preprocess import filled_28x28, find_ink, ink_map, ink_to_28x28, widened_28x28
 from digitrec.engine.segment import (
     SEVERAL_DIGITS,
     DigitBox,
@@ -124,19 +124,27 @@ class Recognizer:
 
     def recognize(self, data: bytes) -> Prediction:
         """Image file bytes -> one digit. Raises the engine's typed errors."""
-        return self.predict_28x28([to_mnist_28x28(decode(data, self.max_pixels))])[0]
+        ink = find_ink(ink_map(decode(data, self.max_pixels)))
+        return self._read([(ink_to_28x28(ink), None, filled_28x28(ink.image, ink.mask))])[0]
 
-    def _read(self, images: list[tuple[np.ndarray, np.ndarray | None]]) -> list[Prediction]:
-        """One prediction per (28x28, widened 28x28 or None), all run as one batch: the
-        widened reading is kept where the digit as it is reads as a "1" and, as wide as the
-        rest of its number says it was meant (``segment.squeeze``), surely as another
-        digit. A straight "1" stays a "1" when stretched; a squeezed "2" does not."""
-        extra = [wide for _, wide in images if wide is not None]
-        predictions = iter(self.predict_28x28([image for image, _ in images] + extra))
+    def _read(
+        self, images: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+    ) -> list[Prediction]:
+        """One prediction per (28x28, widened 28x28 or None, filled 28x28 or None), all run
+        as one batch.
+
+        The widened reading is kept where the digit as it is reads as a "1" and, as wide as
+        the rest of its number says it was meant (``segment.squeeze``), surely as another
+        digit: a straight "1" stays a "1" when stretched; a squeezed "2" does not. The
+        filled reading (an outlined digit filled in) is kept where it is sure, and surer
+        than the digit as it is: a pen's "0" reads best as it is, a bubble "7" filled."""
+        extra = [alt for _, *alts in images for alt in alts if alt is not None]
+        predictions = iter(self.predict_28x28([image for image, *_ in images] + extra))
         as_is = [next(predictions) for _ in images]
         read = []
-        for prediction, (_, wide) in zip(as_is, images):
+        for prediction, (_, wide, solid) in zip(as_is, images):
             widened = next(predictions) if wide is not None else None
+            filled = next(predictions) if solid is not None else None
             if (
                 prediction.digit == 1
                 and widened is not None
@@ -144,6 +152,8 @@ class Recognizer:
                 and widened.confidence >= WIDENED_MIN
             ):
                 prediction = widened
+            if filled is not None and not filled.uncertain and filled.confidence > prediction.confidence:
+                prediction = filled
             read.append(prediction)
         return read
 
@@ -161,7 +171,11 @@ class Recognizer:
         flat = [part for choices in options for option in choices for part in option]
         stretch = squeeze(pieces)
         whole, *predictions = self._read(
-            [(ink_to_28x28(ink), None)] + [(p.image, widened_28x28(ink.image, p.mask, stretch)) for p in flat]
+            [(ink_to_28x28(ink), None, filled_28x28(ink.image, ink.mask))]
+            + [
+                (p.image, widened_28x28(ink.image, p.mask, stretch), filled_28x28(ink.image, p.mask))
+                for p in flat
+            ]
         )
         read = iter(predictions)
         digits: list[Prediction] = []

@@ -96,9 +96,16 @@ def photo_jpeg(digit, rng) -> bytes:
     big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     centre = (size / 2, size / 2)
     big = cv2.warpAffine(big, cv2.getRotationMatrix2D(centre, angle, 1.0), (size, size))
+    return _phone_photo(big / 255.0, rng)
+
+
+def _phone_photo(big: np.ndarray, rng) -> bytes:
+    """``big`` (a square of ink, 0-1, at most 260 px) photographed on paper: placed on a
+    640x480 page, uneven light, pen colour, blur, noise, JPEG."""
+    size = big.shape[0]
     ink = np.zeros((480, 640), np.float32)
     y, x = int(rng.integers(20, 480 - size - 20)), int(rng.integers(40, 640 - size - 40))
-    ink[y : y + size, x : x + size] = big / 255.0
+    ink[y : y + size, x : x + size] = big
 
     yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
     direction = rng.uniform(0, 2 * np.pi)
@@ -142,6 +149,42 @@ def faint_pencil(digit, rng) -> bytes:
         photo = photo * 0.7 + 60
     photo += rng.normal(0, 3, (480, 640, 1))
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
+def outlined_digit(digit, rng) -> bytes:
+    """A hollow digit, as people draw bubble or outline numbers: the strokes widened and
+    only their contour drawn with a pen (traced with OpenCV's contours, not how training
+    spoils digits), photographed."""
+    size = int(rng.integers(150, 260))
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
+    grow = int(size * rng.uniform(0.03, 0.07)) * 2 + 1
+    solid = cv2.dilate(
+        (big > 100).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
+    )
+    contours, _ = cv2.findContours(solid, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    pen = np.zeros((size, size), np.uint8)
+    cv2.drawContours(pen, contours, -1, 255, int(rng.integers(2, 5)), cv2.LINE_AA)
+    return _phone_photo(pen.astype(np.float32) / 255.0, rng)
+
+
+def scribbled_over(digit, rng) -> bytes:
+    """A digit with a stray mark over it, photographed: a straight stroke struck through
+    part of it, or a short back-and-forth scribble on one side of it, with the same pen."""
+    size = int(rng.integers(150, 260))
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
+    pen = max(2, int(size * rng.uniform(0.03, 0.05)))
+    mark = np.zeros((size, size), np.uint8)
+    if rng.random() < 0.5:  # a strike
+        angle = rng.uniform(0, np.pi)
+        half = size * rng.uniform(0.2, 0.35)
+        centre = np.float64([size / 2, size / 2]) + rng.uniform(-0.15, 0.15, 2) * size
+        step = half * np.float64([np.cos(angle), np.sin(angle)])
+        cv2.line(mark, tuple(np.int32(centre - step)), tuple(np.int32(centre + step)), 255, pen, cv2.LINE_AA)
+    else:  # a scribble, in one corner of the digit's square
+        corner = np.float64([rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)]) * size
+        points = corner + np.cumsum(rng.normal(0, size * 0.08, (int(rng.integers(4, 8)), 2)), 0)
+        cv2.polylines(mark, [np.int32(np.clip(points, 0, size - 1))], False, 255, pen, cv2.LINE_AA)
+    return _phone_photo(np.maximum(big, mark).astype(np.float32) / 255.0, rng)
 
 
 FORM_COLOURS = [(40, 40, 45), (60, 90, 170), (120, 120, 125), (200, 80, 70)]
@@ -285,6 +328,8 @@ PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
 WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
 # Reported by quality.py (a digit that touches its box is not handled yet).
 FORM_VARIANTS = {"form_box": form_box}
+# Spoilt digits: read where a person would read them, otherwise flagged, never confidently wrong.
+SPOILT_VARIANTS = {"outlined_digit": outlined_digit, "scribbled_over": scribbled_over}
 
 
 def _ink_box(digit: np.ndarray, margin: int) -> np.ndarray:
