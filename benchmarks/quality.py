@@ -76,6 +76,27 @@ def main() -> None:
             f"| {counts['bigger'] / n:.1%} | {counts['as number'] / n:.2%} |"
         )
 
+    # Spoilt digits (outlined, scribbled over): read, or flagged, never confidently wrong.
+    print("\n| spoilt digits | right | flagged uncertain | refused | wrong and not flagged |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, render in renderings.SPOILT_VARIANTS.items():
+        rng = np.random.default_rng(7)
+        counts = Counter()
+        for i in picked:
+            try:
+                result = recognizer.recognize(render(images[i], rng))
+            except NoDigitFound:
+                counts["refused"] += 1
+                continue
+            counts["right"] += result.digit == labels[i]
+            counts["uncertain"] += result.uncertain
+            counts["sure and wrong"] += result.digit != labels[i] and not result.uncertain
+        n = len(picked)
+        print(
+            f"| {name} | {counts['right'] / n:.1%} | {counts['uncertain'] / n:.1%} | {counts['refused'] / n:.1%} "
+            f"| {counts['sure and wrong'] / n:.1%} |"
+        )
+
     rng = np.random.default_rng(11)
     ones, worst = 0, 0.0
     for _ in range(args.count):

@@ -29,6 +29,7 @@ FORM_BOX_FILL = 0.25  # a printed box fills less than this of its bounding box
 RULED_RUN = 0.35  # ... or made of level and upright lines across this share of it
 FRAME_FILL = 0.5  # a box with the writing that touches it fills less than this
 FRAME_BAND = 0.08  # its sides lie within this share of its side from its bounding box's
+FRAME_ASPECT = 0.6  # ... and is not much taller than wide
 FRAME_SIDES = 0.8  # ... along at least this share of each of the four
 MIN_FRAME_SIDE = 24  # px: smaller pieces are not looked at as boxes
 WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this share of their height
@@ -50,13 +51,16 @@ NARROW = 0.5  # digits narrower than this share of their height may be squeezed
 MIN_WIDENED_STROKES = 1.2  # ... if at least this many stroke widths wide: not a bare line
 MIN_OUTLINE_SIDE = 48  # px: smaller digits are not looked at as outlines
 OUTLINE_GAP = 1.5  # an outlined digit's lines enclose gaps at least this many lines wide,
-OUTLINE_WIDTH = 0.3  # ... and narrower than this share of the digit (a broad stroke)
+OUTLINE_WIDTH = 0.3  # ... and narrower than this share of the digit (a broad stroke),
+OUTLINE_FILL = 0.3  # ... together at least this share of the ink's area,
+OUTLINE_SOLIDITY = 0.8  # ... each bending: filling less than this share of its convex hull
 # Printed rulings (lined and squared paper, form lines): straight lines across at least this
 # share of the image, at most RULING_TILT degrees from level or upright, and at most this
 # share of the image's shorter side thick (a pen stroke that long is a digit filling the frame).
 RULING_SPAN = 0.6
 RULING_TILT = 8.0
 RULING_THIN = 0.025
+LONE_RULING_SPAN = 0.9  # an upright line with no other beside it is a ruling only across this much
 MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
 MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
@@ -124,8 +128,10 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     is a thin closed line round the shape of a broad stroke. Filled are the gaps the ink
     encloses that are OUTLINE_GAP times as wide as its lines or more (the strokes of the
     outlined digit) but under OUTLINE_WIDTH of its height (the wide open inside of a "0" or
-    a "6" is not filled). None when there is no such gap, or the digit is too small to
-    tell a line from a gap (an edge detector's one-pixel outline at 28x28)."""
+    a "6" is not filled), and that bend (an oval gap is the inside of a narrow "0" as much
+    as of an outlined "1": it is left as it is). None when there is no such gap, or the
+    digit is too small to tell a line from a gap (an edge detector's one-pixel outline at
+    28x28)."""
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
     if max(w, h) < MIN_OUTLINE_SIDE:
         return None
@@ -142,8 +148,16 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     widths *= 2
     fill = (widths >= OUTLINE_GAP * line) & (widths <= OUTLINE_WIDTH * max(w, h))
     fill[0] = False
+    for k in np.flatnonzero(fill):
+        # The inside of a pen's "0" (or of an outlined "1") is round or oval; the stroke of
+        # an outlined "7", "2" or "8" bends round corners.
+        outline = max(
+            cv2.findContours((labels == k).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0],
+            key=len,
+        )
+        fill[k] = cv2.contourArea(outline) < OUTLINE_SOLIDITY * cv2.contourArea(cv2.convexHull(outline))
     filled = fill[labels]
-    if cv2.countNonZero(filled.view(np.uint8)) < 0.5 * cv2.countNonZero(crop.view(np.uint8)):
+    if cv2.countNonZero(filled.view(np.uint8)) < OUTLINE_FILL * cv2.countNonZero(crop.view(np.uint8)):
         return None  # no enclosed stroke worth the name
     solid = np.maximum(ink[y : y + h, x : x + w] * crop, filled.astype(np.float32))
     return to_28x28(solid, crop | filled)
@@ -189,12 +203,13 @@ def _without_rulings(ink: np.ndarray) -> np.ndarray:
         return ink
     binary = cv2.threshold(ink, 0.12 * peak, 1, cv2.THRESH_BINARY)[1].astype(np.uint8)
     limit = RULING_THIN * min(height, width) + 1
-    cleared = ink
+    cleared, lines = ink, 0
     for upright in (False, True):
         rows = np.ascontiguousarray(binary.T) if upright else binary
-        band, reach, level = _level_rulings(rows, limit, cleared.T if upright else cleared)
+        band, reach, level = _level_rulings(rows, limit, cleared.T if upright else cleared, upright)
         if band is None:
             continue
+        lines += cv2.connectedComponents(band)[0] - 1
         # A stroke crossing a line has ink on both sides of it, and a stroke along a line is
         # darker than the line alone: those parts of the band stay.
         across = cv2.morphologyEx(rows & ~band, cv2.MORPH_CLOSE, np.ones((2 * reach + 3, 1), np.uint8))
@@ -205,12 +220,18 @@ def _without_rulings(ink: np.ndarray) -> np.ndarray:
         erase &= cleared < 1.4 * level
         cleared[erase] = 0
         binary[erase] = 0  # where the lines cross, the other pass finds no ink either side
+    if lines == 1 and float(cv2.blur(cleared, (3, 3)).max()) < 0.5 * peak:
+        return ink  # nothing written beside one line: the line was the writing (a tall "1")
     return cleared
 
 
-def _level_rulings(binary: np.ndarray, limit: float, ink: np.ndarray) -> tuple[np.ndarray | None, int, float]:
+def _level_rulings(
+    binary: np.ndarray, limit: float, ink: np.ndarray, upright: bool = False
+) -> tuple[np.ndarray | None, int, float]:
     """uint8 mask (1 = ruling) of the near-level rulings in ``binary``, their half
-    thickness in px and the ink level along the darkest of them; (None, 0, 0) if none."""
+    thickness in px and the ink level along the darkest of them; (None, 0, 0) if none.
+    ``upright``: ``binary`` is the picture turned, and a line alone must cross nearly all
+    of it (a margin line) to be taken for print rather than a pen's tall "1"."""
     height, width = binary.shape
     # Only runs along a row vote: upright strokes, and most of a digit, drop out.
     level = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, max(8, width // 30)), np.uint8))
@@ -266,7 +287,10 @@ def _level_rulings(binary: np.ndarray, limit: float, ink: np.ndarray) -> tuple[n
 
     band = np.zeros_like(binary)
     reach, darkest = 0, 0.0
-    for k in np.flatnonzero((thickness <= limit) & straight & paper):
+    accepted = np.flatnonzero((thickness <= limit) & straight & paper)
+    if upright and len(accepted) == 1 and present[accepted[0]].mean() < LONE_RULING_SPAN:
+        return None, 0, 0.0  # one upright line alone, not across the whole page: a pen's "1"
+    for k in accepted:
         if band[np.clip(guesses[k], 0, height - 1), xs].mean() > 0.5:
             continue  # a line already taken
         darkest = max(darkest, float(np.median(ink[on[k], xs])))
@@ -440,12 +464,16 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
     before = None
     for i in range(1, len(stats)):
         x, y, w, h, area = stats[i]
-        if min(w, h) < MIN_FRAME_SIDE or area >= FRAME_FILL * w * h:
-            continue
+        if min(w, h) < MIN_FRAME_SIDE or w < FRAME_ASPECT * h or area >= FRAME_FILL * w * h:
+            continue  # (a narrow "0" is not a box)
         piece = labels[y : y + h, x : x + w] == i
         band = max(2, round(FRAME_BAND * min(w, h)))
         top, *others = (side >= FRAME_SIDES for side in _along_sides(piece, band))
-        if not all(others):
+        # Square corners, as print has: a round "0" drawn with a broad pen reaches along
+        # its frame's sides too, but not into its corners.
+        bottom_corners = piece[-band:, :band].any() and piece[-band:, -band:].any()
+        top_corners = piece[:band, :band].any() and piece[:band, -band:].any()
+        if not (all(others) and bottom_corners and (top_corners or not top)):
             continue
         comb = not top  # a comb field: open at the top
         inner = (slice(y if comb else y + band, y + h - band), slice(x + band, x + w - band))
