@@ -81,6 +81,8 @@ def test_a_number_read_as_one_digit_points_to_number(client):
     # A picture on standard input ("-") is read the same.
     piped = run_cli("predict", "--json", "-", input=example.read_bytes())
     assert {**json.loads(piped.stdout), "file": str(example)} == printed
+    twice = run_cli("predict", "-", "-", input=example.read_bytes())  # the second read would be empty
+    assert twice.returncode == 2 and "can be given once only" in twice.stderr
     eight = example.with_name("marker-8.png")
     for query, picture in (("?multi=1", example), ("", eight)):  # a number read as one, a digit
         answer = client.post("/api/v1/predict" + query, data=picture.read_bytes(), content_type="image/png")

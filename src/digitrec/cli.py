@@ -116,6 +116,8 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
     from digitrec.engine.recognizer import Recognizer
     from digitrec.engine.results import answer_json
 
+    if files.count("-") > 1:
+        raise click.UsageError('"-" (standard input) can be given once only.')
     recognizer = Recognizer(model)
     failed = False
     for name in files:
@@ -152,7 +154,13 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Default: the recipe's.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="ONNX file to write.")
 @click.option("--limit", type=click.IntRange(100), help="Train on the first N images only (tests).")
-@click.option("--seed", type=int, default=None, help="Random seed (default: the recipe's).")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Random seed of the weights, shuffling and drawing (default: the recipe's); "
+    "the validation split stays the recipe's.",
+)
 @click.option(
     "--extra-data",
     type=click.Path(dir_okay=False, exists=True),
@@ -179,7 +187,7 @@ def train(
     from digitrec.training.train import train as run_training
 
     hp = Hyperparameters()
-    changes = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
+    changes = {k: v for k, v in {"epochs": epochs, "training_seed": seed}.items() if v is not None}
     card = run_training(data, Path(out), dataclasses.replace(hp, **changes), limit=limit, extra=extra)
     click.echo(
         f"Wrote {out} and its model card: test accuracy {card['test_accuracy']:.2%}, "
