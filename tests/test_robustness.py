@@ -224,8 +224,8 @@ def test_a_digit_written_in_a_form_box_is_read_not_the_box(sample, recognizer):
 def test_a_number_written_in_a_form_is_read_without_its_walls(render, mnist_test_set, recognizer):
     """A number in a row of printed boxes or a comb field: the walls between the boxes and
     the comb's ticks are print, not ones. Before: 64-67 % of such numbers read exactly
-    (the walls read as "1"s, or the whole refused as texture); measured 94 % (boxes) and
-    92 % (combs) of 200: a digit that runs into a wall still loses a stroke, or keeps it."""
+    (the walls read as "1"s, or the whole refused as texture); measured 95.5 % (boxes) and
+    96 % (combs) of 200: a digit that runs into a wall still loses a stroke, or keeps it."""
     images, labels = mnist_test_set
     rng = np.random.default_rng(8)
     right = 0
@@ -234,7 +234,7 @@ def test_a_number_written_in_a_form_is_read_without_its_walls(render, mnist_test
         with contextlib.suppress(NoDigitFound):
             reading = recognizer.read_number(render([images[i] for i in chosen], rng))
             right += reading.number == "".join(str(labels[i]) for i in chosen)
-    assert right >= 88, right
+    assert right >= 90, right
 
 
 def test_ones_written_evenly_between_digits_are_not_the_walls_of_a_form(recognizer):

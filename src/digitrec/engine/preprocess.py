@@ -494,8 +494,11 @@ def _ruled(piece: np.ndarray) -> bool:
     good part of it, as what is left of a form's print once its long lines went as a
     page's rulings: nearly all of it on rows or columns it crosses from side to side."""
     h, w = piece.shape
-    rows = piece.sum(1) >= RULED_RUN * w
-    columns = piece.sum(0) >= RULED_RUN * h
+    # A scan a few degrees askew spreads a long line over several rows: each row counts
+    # what is within a few rows of it (and each column likewise).
+    tall, wide = 2 * round(0.03 * w) + 1, 2 * round(0.03 * h) + 1
+    rows = cv2.dilate(piece.view(np.uint8), np.ones((tall, 1), np.uint8)).sum(1) >= RULED_RUN * w
+    columns = cv2.dilate(piece.view(np.uint8), np.ones((1, wide), np.uint8)).sum(0) >= RULED_RUN * h
     on_lines = piece & (rows[:, None] | columns[None, :])
     return cv2.countNonZero(on_lines.view(np.uint8)) >= 0.9 * cv2.countNonZero(piece.view(np.uint8))
 
