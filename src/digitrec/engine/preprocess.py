@@ -136,16 +136,15 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     if max(w, h) < MIN_OUTLINE_SIDE:
         return None
     crop = mask[y : y + h, x : x + w]
-    paper = np.pad(~crop, 1, constant_values=True).view(np.uint8) * 255
+    paper = cv2.copyMakeBorder((~crop).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
     cv2.floodFill(paper, None, (0, 0), 0)  # what is left is the paper the ink encloses
     holes = np.ascontiguousarray(paper[1:-1, 1:-1])
-    if not holes.any():
+    if not cv2.countNonZero(holes):
         return None
     line = stroke_width(crop)
     count, labels = cv2.connectedComponents(holes)
-    widths = np.zeros(count)
-    np.maximum.at(widths, labels.ravel(), cv2.distanceTransform(holes, cv2.DIST_L2, 3).ravel())
-    widths *= 2
+    distance = cv2.distanceTransform(holes, cv2.DIST_L2, 3)
+    widths = np.array([0.0] + [2 * float(distance[labels == k].max()) for k in range(1, count)])
     fill = (widths >= OUTLINE_GAP * line) & (widths <= OUTLINE_WIDTH * max(w, h))
     fill[0] = False
     for k in np.flatnonzero(fill):
@@ -490,17 +489,25 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
 
 
 def _ruled(piece: np.ndarray) -> bool:
-    """Whether the bool mask ``piece`` is made of level and upright lines, each across a
-    good part of it, as what is left of a form's print once its long lines went as a
-    page's rulings: nearly all of it on rows or columns it crosses from side to side."""
+    """Whether the bool mask ``piece`` is made of straight level and upright lines, each
+    across a good part of it, as what is left of a form's print once its long lines went
+    as a page's rulings: nearly all of it within a couple of px of such lines (found with
+    a probabilistic Hough transform, so a scan a few degrees askew is fine). A rounded
+    outline (of an outlined "8") has no such lines."""
     h, w = piece.shape
-    # A scan a few degrees askew spreads a long line over several rows: each row counts
-    # what is within a few rows of it (and each column likewise).
-    tall, wide = 2 * round(0.03 * w) + 1, 2 * round(0.03 * h) + 1
-    rows = cv2.dilate(piece.view(np.uint8), np.ones((tall, 1), np.uint8)).sum(1) >= RULED_RUN * w
-    columns = cv2.dilate(piece.view(np.uint8), np.ones((1, wide), np.uint8)).sum(0) >= RULED_RUN * h
-    on_lines = piece & (rows[:, None] | columns[None, :])
-    return cv2.countNonZero(on_lines.view(np.uint8)) >= 0.9 * cv2.countNonZero(piece.view(np.uint8))
+    found = cv2.HoughLinesP(
+        piece.view(np.uint8), 1, np.pi / 180, 20, minLineLength=RULED_RUN * min(w, h), maxLineGap=3
+    )
+    if found is None:
+        return False
+    lines = np.zeros((h, w), np.uint8)
+    for x1, y1, x2, y2 in found.reshape(-1, 4):
+        if min(abs(x2 - x1), abs(y2 - y1)) <= math.tan(math.radians(RULING_TILT)) * max(
+            abs(x2 - x1), abs(y2 - y1)
+        ):
+            cv2.line(lines, (int(x1), int(y1)), (int(x2), int(y2)), 1, 5)  # level or upright
+    on_lines = cv2.countNonZero(lines & piece.view(np.uint8))
+    return on_lines >= 0.9 * cv2.countNonZero(piece.view(np.uint8))
 
 
 def _along_sides(piece: np.ndarray, band: int) -> tuple[float, ...]:
