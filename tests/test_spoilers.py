@@ -2,6 +2,7 @@
 MNIST-C measures."""
 
 import numpy as np
+import pytest
 
 from digitrec.training import mnist_c, spoilers
 
@@ -21,3 +22,17 @@ def test_spoilers_keep_the_digit_in_a_28x28_and_are_not_the_test_corruptions(mni
     spoilt = spoilers.spoil(images[:400], 0.4, np.random.default_rng(0))
     changed = np.mean([not np.array_equal(a, b) for a, b in zip(spoilt, images[:400])])
     assert 0.3 < changed < 0.5
+
+
+@pytest.mark.slow
+def test_training_with_spoilt_digits_exports_a_model(tmp_path):
+    """Full training's path with a share of spoilt digits (run 7's recipe), on 200 digits."""
+    pytest.importorskip("tensorflow")  # the training extra
+    from digitrec.training.train import Hyperparameters, train
+
+    out = tmp_path / "spoilt.onnx"
+    card = train(
+        None, out, Hyperparameters(epochs=1, spoiled_share=0.5, training_seed=7), limit=200, verbose=0
+    )
+    assert out.is_file() and card["hyperparameters"]["spoiled_share"] == 0.5
+    assert card["seed"] == Hyperparameters().seed and card["hyperparameters"]["training_seed"] == 7
