@@ -136,9 +136,7 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     if max(w, h) < MIN_OUTLINE_SIDE:
         return None
     crop = mask[y : y + h, x : x + w]
-    paper = cv2.copyMakeBorder((~crop).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
-    cv2.floodFill(paper, None, (0, 0), 0)  # what is left is the paper the ink encloses
-    holes = np.ascontiguousarray(paper[1:-1, 1:-1])
+    holes = _enclosed_paper(crop)
     if not cv2.countNonZero(holes):
         return None
     line = stroke_width(crop)
@@ -542,9 +540,9 @@ def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> n
 
     Walls are thin upright straight lines, parallel, standing on one line (a skewed scan
     tilts it) and evenly spaced, as only print is, at least three of them, finer than the
-    pen's strokes, with writing in every space between them and none outside. A wall that the writing touches is part of
-    a digit's piece: where the spacing says one is missing, a thin band is cleared along
-    where it stands."""
+    pen's strokes, with writing in every space between them and none outside. A wall that
+    the writing touches is part of a digit's piece: where the spacing says one is missing,
+    a thin band is cleared along where it stands."""
     upright = []
     for i in range(1, len(stats)):  # short ticks too, small enough to be dropped as specks
         x, y, w, h, _ = stats[i]
@@ -605,9 +603,16 @@ def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> n
 def _encloses(piece: np.ndarray, points: list[tuple[float, float]]) -> bool:
     """Whether the closed lines of ``piece`` (a bool mask) surround any of ``points``
     (x, y in its frame): a box round other ink, not a stroke reaching over it."""
-    outside = np.pad(~piece, 1, constant_values=True).view(np.uint8) * 255
-    cv2.floodFill(outside, None, (0, 0), 0)  # what is left are the holes
-    return any(outside[int(y) + 1, int(x) + 1] for x, y in points)
+    holes = _enclosed_paper(piece)
+    return any(holes[int(y), int(x)] for x, y in points)
+
+
+def _enclosed_paper(mask: np.ndarray) -> np.ndarray:
+    """uint8 (1 = yes): the paper that the ink of the bool ``mask`` closes in, i.e. not
+    reached by flooding the paper from outside its frame."""
+    paper = cv2.copyMakeBorder((~mask).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    cv2.floodFill(paper, None, (0, 0), 0)
+    return np.ascontiguousarray(paper[1:-1, 1:-1])
 
 
 def _faint_ink(blurred: np.ndarray, peak: float) -> bool:
