@@ -5,8 +5,9 @@ one of the spoilers below, the rest as they are.
     python -m digitrec.training.harden --out run/digitrec.onnx [--from src/digitrec/models/digitrec.onnx]
 
 The spoilers are ``spoilers``' (also used by training, ``Hyperparameters.spoiled_share``),
-and differ on purpose from the test renderings of ``mnist_c``. Non-digits (``negatives``) stay in every epoch, so
-"not a digit" is not forgotten; calibration and export are training's.
+and differ on purpose from the test renderings of ``mnist_c``. Non-digits (``negatives``)
+stay in every epoch, so "not a digit" is not forgotten; calibration and export are
+training's.
 """
 
 from __future__ import annotations

@@ -109,33 +109,33 @@ def train(
     neg_train = negatives.images(shares[0], seed=seed)
     neg_val = negatives.images(shares[1], seed=hp.seed + 1)
     x_train_engine = np.concatenate([through_engine(x_train), neg_train])
-    spoilt = x_train
-    if hp.spoiled_share:  # one spoilt copy of every digit, half of them as the engine makes them
+
+    def as_float(x):
+        return from_uint8_28x28(x)[..., None]
+
+    spoilt = ()  # with spoiled_share: one spoilt copy of every digit, half as the engine makes them
+    if hp.spoiled_share:
         rng = np.random.default_rng(seed)
-        spoilt = spoilers.spoil(x_train, 1.0, rng)
-        engine_made = rng.random(len(spoilt)) < hp.engine_share
-        spoilt[engine_made] = through_engine(spoilt[engine_made])
-    x_train_spoilt = np.concatenate([spoilt, neg_train])
+        copy = spoilers.spoil(x_train, 1.0, rng)
+        engine_made = rng.random(len(copy)) < hp.engine_share
+        copy[engine_made] = through_engine(copy[engine_made])
+        spoilt = (as_float(np.concatenate([copy, neg_train])),)
     x_train = np.concatenate([x_train, neg_train])
     y_train = np.concatenate([y_train, np.full(len(neg_train), NOT_A_DIGIT, y_train.dtype)])
     digits_val = len(x_val)
     x_val = np.concatenate([x_val, neg_val])
     y_val = np.concatenate([y_val, np.full(len(neg_val), NOT_A_DIGIT, y_val.dtype)])
 
-    def as_float(x):
-        return from_uint8_28x28(x)[..., None]
-
-    def pick(x, x_engine, x_spoilt, y):
+    def pick(y, x, x_engine, *x_spoilt):
         use_engine = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.engine_share
         x = tf.where(use_engine, x_engine, x)
-        use_spoilt = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.spoiled_share
-        x = tf.where(use_spoilt, x_spoilt, x)
+        if x_spoilt:
+            use_spoilt = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.spoiled_share
+            x = tf.where(use_spoilt, x_spoilt[0], x)
         return augment_batch(x, hp.augmentation), tf.one_hot(y, CLASSES)
 
     train_ds = (
-        tf.data.Dataset.from_tensor_slices(
-            (as_float(x_train), as_float(x_train_engine), as_float(x_train_spoilt), y_train)
-        )
+        tf.data.Dataset.from_tensor_slices((y_train, as_float(x_train), as_float(x_train_engine), *spoilt))
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(hp.batch_size)
         .map(pick, num_parallel_calls=tf.data.AUTOTUNE)
