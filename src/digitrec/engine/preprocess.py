@@ -453,37 +453,89 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
     """Take the printed boxes of a form out of ``mask`` (in place); the pixels taken out
     (a bool mask), None if there were no boxes.
 
-    A box is a thin piece whose four sides run along its bounding box (within a band, a few
-    degrees of skew), with writing inside: the digit may touch or cross the box, so the two
-    are one piece, and only the band along the sides is taken out. A comb field is such a
-    box open at the top. In a row of boxes, the walls between them (no wider than the band,
-    as tall as the box) go too, and in a comb its ticks (standing on its floor)."""
+    A box is a thin piece whose four sides run along its bounding box (within a band), with
+    writing inside: the digit may touch or cross the box, so the two are one piece, and
+    only the band along the sides is taken out. A comb field is such a box open at the top.
+    In a row of boxes, the walls between them (no wider than the band, as tall as the box)
+    go too, and in a comb its ticks (standing on its floor). A scan a few degrees askew is
+    looked at turned level (a long row of boxes leaves any band that is fixed to its frame)."""
     before = None
     for i in range(1, len(stats)):
         x, y, w, h, area = stats[i]
         if min(w, h) < MIN_FRAME_SIDE or w < FRAME_ASPECT * h or area >= FRAME_FILL * w * h:
             continue  # (a narrow "0" is not a box)
         piece = labels[y : y + h, x : x + w] == i
-        band = max(2, round(FRAME_BAND * min(w, h)))
-        top, *others = (side >= FRAME_SIDES for side in _along_sides(piece, band))
-        # Square corners, as print has: a round "0" drawn with a broad pen reaches along
-        # its frame's sides too, but not into its corners.
-        bottom_corners = piece[-band:, :band].any() and piece[-band:, -band:].any()
-        top_corners = piece[:band, :band].any() and piece[:band, -band:].any()
-        if not (all(others) and bottom_corners and (top_corners or not top)):
+        region = mask[y : y + h, x : x + w] > 0
+        angle = _skew(piece)
+        if abs(angle) < 0.3:
+            removed = _box_print(piece, region)
+        else:  # turned level, looked at, and what is print turned back
+            turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            size = (w, h)
+            level = lambda m: cv2.warpAffine(m.view(np.uint8), turn, size, flags=cv2.INTER_NEAREST)  # noqa: E731
+            levelled = level(piece)
+            bx, by, bw, bh = cv2.boundingRect(levelled)
+            inside = (slice(by, by + bh), slice(bx, bx + bw))  # the box's own frame, level
+            found = _box_print(levelled[inside].view(bool), level(region)[inside].view(bool))
+            removed = None
+            if found is not None:
+                removed = np.zeros((h, w), np.uint8)
+                removed[inside] = found
+                back = cv2.invertAffineTransform(turn)
+                removed = cv2.warpAffine(removed, back, size, flags=cv2.INTER_NEAREST)
+                removed = cv2.dilate(removed, np.ones((3, 3), np.uint8)).view(bool) & piece
+        if removed is None:
             continue
-        comb = not top  # a comb field: open at the top
-        inner = (slice(y if comb else y + band, y + h - band), slice(x + band, x + w - band))
-        if not mask[inner].any():
-            continue  # an empty box, or a square drawn alone: left to be read (or refused)
         if before is None:
             before = mask.copy()
-        inside = mask[inner].copy()
-        mask[y : y + h, x : x + w][piece] = 0
-        mask[inner] = inside
-        if comb or w >= 1.5 * h:  # a row of boxes, a comb: the walls or ticks between
-            _drop_walls(mask[inner], piece[0 if comb else band : h - band, band : w - band], band)
+        mask[y : y + h, x : x + w][removed] = 0
     return None if before is None else before > mask
+
+
+def _skew(piece: np.ndarray) -> float:
+    """Degrees that the bool mask ``piece`` (a box or a row of boxes) is turned by, from
+    its bottom line (and its top line, where that agrees: a comb has none): > 0 when the
+    lines fall to the right."""
+    h, w = piece.shape
+    columns = np.flatnonzero(piece.any(0))
+    if len(columns) < 0.8 * w:
+        return 0.0
+    angles = []
+    for edge in (h - 1 - np.argmax(piece[::-1, columns], 0), np.argmax(piece[:, columns], 0)):
+        fit = np.polyfit(columns, edge, 1)
+        close = np.abs(np.polyval(fit, columns) - edge) <= 2
+        if close.mean() < 0.5:
+            break
+        fit = np.polyfit(columns[close], edge[close], 1)
+        angles.append(math.degrees(math.atan(fit[0])))
+    if not angles or abs(angles[0]) > 2 * RULING_TILT:
+        return 0.0
+    return float(np.mean(angles)) if len(angles) == 2 and abs(angles[1] - angles[0]) < 1.0 else angles[0]
+
+
+def _box_print(piece: np.ndarray, region: np.ndarray) -> np.ndarray | None:
+    """If the bool mask ``piece`` (a level box, row of boxes or comb field, maybe with the
+    writing that touches it) is a form's print, the part of it to take out of ``region``
+    (the mask's pixels in its frame): the band along its sides and the walls or ticks
+    inside; None otherwise."""
+    h, w = piece.shape
+    band = max(2, round(FRAME_BAND * min(w, h)))
+    top, *others = (side >= FRAME_SIDES for side in _along_sides(piece, band))
+    # Square corners, as print has: a round "0" drawn with a broad pen reaches along
+    # its frame's sides too, but not into its corners.
+    bottom_corners = piece[-band:, :band].any() and piece[-band:, -band:].any()
+    top_corners = piece[:band, :band].any() and piece[:band, -band:].any()
+    if not (all(others) and bottom_corners and (top_corners or not top)):
+        return None
+    comb = not top  # a comb field: open at the top
+    inner = (slice(0 if comb else band, h - band), slice(band, w - band))
+    if not region[inner].any():
+        return None  # an empty box, or a square drawn alone: left to be read (or refused)
+    kept = region & ~piece
+    kept[inner] = region[inner]
+    if comb or w >= 1.5 * h:  # a row of boxes, a comb: the walls or ticks between
+        _drop_walls(kept[inner], piece[inner], band)
+    return region & ~kept
 
 
 def _ruled(piece: np.ndarray) -> bool:
@@ -557,33 +609,14 @@ def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> n
         if np.abs(middles - (slope * np.arange(h) + offset)).max() > 1.0 + 0.02 * h:
             continue  # not straight
         upright.append((x + offset + slope * h / 2, y + h, h, w, slope, i))
-    if len(upright) < 3:
+    chosen = _wall_row(sorted(upright), labels, stats)
+    if chosen is None:
         return None
-    upright.sort()
-    xs, bottoms, heights, widths, slopes, found = (np.array(v) for v in zip(*upright))
+    xs, bottoms, heights, widths, slopes, found = (np.array(v) for v in zip(*chosen))
     step = float(np.median(np.diff(xs)))
-    slots = np.round((xs - xs[0]) / max(step, 1.0)).astype(int)
+    slots = np.round((xs - xs[0]) / step).astype(int)
     line = np.polyfit(xs, bottoms, 1)
-    if (
-        step < MIN_WALL
-        or np.abs(xs - xs[0] - slots * step).max() > WALL_SPACING * step
-        or len(set(slots.tolist())) < len(slots)
-        or np.ptp(bottoms - np.polyval(line, xs)) > 0.05 * heights.max() + 2
-        or np.ptp(np.degrees(np.arctan(slopes[heights >= heights.max() / 2]))) > 2.0
-    ):  # (the slope of a comb's short ticks is too rough to compare)
-        return None
     walls = set(found.tolist())
-    areas = {i: stats[i, cv2.CC_STAT_AREA] for i in range(1, len(stats)) if i not in walls}
-    largest = max(areas.values(), default=0)
-    writing = [i for i, area in areas.items() if area >= SPECK_FRACTION * largest]
-    centres = np.array([stats[i, 0] + stats[i, 2] / 2 for i in writing])
-    spaces = np.floor((centres - xs[0]) / step).astype(int) if writing else np.array([-1])
-    if spaces.min() < 0 or spaces.max() >= slots[-1] or len(set(spaces.tolist())) < slots[-1]:
-        return None  # writing outside the row, or a space with nothing written in it
-    # Print is finer than the pen: ones written evenly between the digits of a number are
-    # as broad as the pen's other strokes.
-    if stroke_width(_select(labels, walls)) > WALL_STROKE * stroke_width(_select(labels, writing)):
-        return None
 
     before = mask.copy()
     mask[_select(labels, walls)] = 0
@@ -598,6 +631,61 @@ def _without_walls(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> n
             inside = (cs >= 0) & (cs < mask.shape[1])
             mask[ys[inside], cs[inside]] = 0
     return before > mask
+
+
+def _wall_row(upright: list[tuple], labels: np.ndarray, stats: np.ndarray) -> list[tuple] | None:
+    """Of the thin upright pieces ``upright`` (x of the middle, bottom, height, width, slope,
+    id; sorted by x), the walls of a row of boxes or the ticks of a comb, or None: the
+    largest set of them that stands evenly spaced (a "1" written in a box is upright too,
+    but off the walls' spacing), on one line, parallel, with writing in every space
+    between them and none outside, and finer than the writing's strokes."""
+    if len(upright) < 3:
+        return None
+    xs = np.array([u[0] for u in upright])
+    candidates = set()
+    for a in range(len(xs)):  # each pair of neighbouring walls proposes a spacing
+        for b in range(a + 1, len(xs)):
+            step = xs[b] - xs[a]
+            if step < MIN_WALL:
+                continue
+            offsets = (xs - xs[a]) / step
+            on = np.flatnonzero(np.abs(offsets - np.round(offsets)) * step <= WALL_SPACING * step)
+            if len(on) >= 3:
+                candidates.add(tuple(on.tolist()))
+    for members in sorted(candidates, key=lambda m: (-len(m), m)):
+        row = [upright[k] for k in members]
+        if _is_wall_row(row, labels, stats):
+            return row
+    return None
+
+
+def _is_wall_row(row: list[tuple], labels: np.ndarray, stats: np.ndarray) -> bool:
+    """Whether the upright pieces ``row`` (as for _wall_row) are a form's walls or ticks."""
+    xs, bottoms, heights, _, slopes, found = (np.array(v) for v in zip(*row))
+    step = float(np.median(np.diff(xs)))
+    slots = np.round((xs - xs[0]) / max(step, 1.0)).astype(int)
+    line = np.polyfit(xs, bottoms, 1)
+    if (
+        step < MIN_WALL
+        or np.abs(xs - xs[0] - slots * step).max() > WALL_SPACING * step
+        or len(set(slots.tolist())) < len(slots)
+        or np.ptp(bottoms - np.polyval(line, xs)) > 0.05 * heights.max() + 2
+        or np.ptp(np.degrees(np.arctan(slopes[heights >= heights.max() / 2]))) > 2.0
+    ):  # (the slope of a comb's short ticks is too rough to compare)
+        return False
+    walls = set(found.tolist())
+    areas = {i: stats[i, cv2.CC_STAT_AREA] for i in range(1, len(stats)) if i not in walls}
+    largest = max(areas.values(), default=0)
+    writing = [i for i, area in areas.items() if area >= SPECK_FRACTION * largest]
+    if not writing:
+        return False
+    centres = np.array([stats[i, 0] + stats[i, 2] / 2 for i in writing])
+    spaces = np.floor((centres - xs[0]) / step).astype(int)
+    if spaces.min() < 0 or spaces.max() >= slots[-1] or len(set(spaces.tolist())) < slots[-1]:
+        return False  # writing outside the row, or a space with nothing written in it
+    # Print is finer than the pen: ones written evenly between the digits of a number are
+    # as broad as the pen's other strokes.
+    return stroke_width(_select(labels, walls)) <= WALL_STROKE * stroke_width(_select(labels, writing))
 
 
 def _encloses(piece: np.ndarray, points: list[tuple[float, float]]) -> bool:
