@@ -224,8 +224,9 @@ def test_a_digit_written_in_a_form_box_is_read_not_the_box(sample, recognizer):
 def test_a_number_written_in_a_form_is_read_without_its_walls(render, mnist_test_set, recognizer):
     """A number in a row of printed boxes or a comb field: the walls between the boxes and
     the comb's ticks are print, not ones. Before: 64-67 % of such numbers read exactly
-    (the walls read as "1"s, or the whole refused as texture); measured 95.5 % (boxes) and
-    96 % (combs) of 200: a digit that runs into a wall still loses a stroke, or keeps it."""
+    (the walls read as "1"s, or the whole refused as texture); 95.5 % (boxes) and 96 %
+    (combs) of 200 in session 10; measured 99.5 % of 200 each once a row scanned askew
+    was looked at turned level."""
     images, labels = mnist_test_set
     rng = np.random.default_rng(8)
     right = 0
@@ -234,7 +235,32 @@ def test_a_number_written_in_a_form_is_read_without_its_walls(render, mnist_test
         with contextlib.suppress(NoDigitFound):
             reading = recognizer.read_number(render([images[i] for i in chosen], rng))
             right += reading.number == "".join(str(labels[i]) for i in chosen)
-    assert right >= 90, right
+    assert right >= 97, right
+
+
+@pytest.mark.parametrize("angle", [0, -3, 3])
+@pytest.mark.parametrize("comb", [False, True], ids=["boxes", "comb"])
+def test_ones_written_in_a_row_of_boxes_are_not_its_walls(angle, comb, recognizer):
+    """"1171" in a row of four printed boxes or a comb field, scanned level or 3 degrees
+    askew: the ones are upright and thin like the walls, but stand between them, off their
+    spacing. (Refused as texture, or read with the walls as ones, before.)"""
+    page = np.full((300, 520), 250, np.uint8)
+    cv2.line(page, (20, 40), (500, 40), 120, 2)  # another line of the form
+    for k in range(4):
+        x = 60 + 100 * k
+        if comb:
+            cv2.line(page, (x, 200), (x + 100, 200), 90, 2)
+            cv2.line(page, (x, 100 if k == 0 else 167), (x, 200), 90, 2)
+            if k == 3:
+                cv2.line(page, (x + 100, 100), (x + 100, 200), 90, 2)
+        else:
+            cv2.rectangle(page, (x, 100), (x + 100, 200), 90, 2)
+        if k == 2:
+            cv2.polylines(page, [np.int32([[x + 25, 120], [x + 75, 120], [x + 42, 185]])], False, 20, 7)
+        else:
+            cv2.line(page, (x + 50 + k, 118), (x + 48, 186), 20, 7)
+    page = cv2.warpAffine(page, cv2.getRotationMatrix2D((260, 150), angle, 1), (520, 300), borderValue=250)
+    assert recognizer.read_number(cv2.imencode(".png", page)[1].tobytes()).number == "1171"
 
 
 def test_ones_written_evenly_between_digits_are_not_the_walls_of_a_form(recognizer):
