@@ -283,6 +283,16 @@ def test_ones_written_evenly_between_digits_are_not_the_walls_of_a_form(recogniz
     assert recognizer.read_number(cv2.imencode(".png", page)[1].tobytes()).number == "14141"
 
 
+
+@pytest.mark.parametrize("width", [12, 16, 20, 24])
+def test_a_square_drawn_alone_is_not_a_digit_nor_a_form(width, recognizer):
+    """A square drawn on the canvas with a broad brush reaches past the band of a printed
+    box, but not into its middle: it is not a form with writing in it (what was left of its
+    stroke was refused as texture), but something that does not look like a digit."""
+    page = np.full((280, 280), 255, np.uint8)
+    cv2.polylines(page, [np.int32([[60, 60], [220, 60], [220, 220], [60, 220]])], True, 0, width, cv2.LINE_AA)
+    assert recognizer.recognize(cv2.imencode(".png", page)[1].tobytes()).uncertain
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("variant", "least_right", "most_sure_and_wrong"),

@@ -529,8 +529,11 @@ def _box_print(piece: np.ndarray, region: np.ndarray) -> np.ndarray | None:
         return None
     comb = not top  # a comb field: open at the top
     inner = (slice(0 if comb else band, h - band), slice(band, w - band))
-    if not region[inner].any():
-        return None  # an empty box, or a square drawn alone: left to be read (or refused)
+    middle = (slice(0 if comb else 2 * band, h - 2 * band), slice(2 * band, w - 2 * band))
+    if not region[middle].any():
+        # An empty box; or a square drawn alone, whose broad stroke reaches past the band
+        # but not into the middle: left to be read (or refused), not taken for a form.
+        return None
     kept = region & ~piece
     kept[inner] = region[inner]
     if comb or w >= 1.5 * h:  # a row of boxes, a comb: the walls or ticks between
