@@ -59,6 +59,7 @@ OUTLINE_SOLIDITY = 0.8  # ... each bending: filling less than this share of its 
 # share of the image's shorter side thick (a pen stroke that long is a digit filling the frame).
 RULING_SPAN = 0.6
 RULING_TILT = 8.0
+FOLLOW_PASSES = 3  # ... followed along the straight guess, then twice along the curve found
 RULING_THIN = 0.025
 LONE_RULING_SPAN = 0.9  # an upright line with no other beside it is a ruling only across this much
 MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
@@ -258,18 +259,24 @@ def _level_rulings(
             looked.append(k)
     guesses = guesses[looked]
 
-    # Every candidate followed column by column at once: the level ink within 6 rows of it.
-    ys = guesses[:, None, :] + np.arange(-6, 7)[:, None]
-    hits = np.where((ys >= 0) & (ys < height), level[np.clip(ys, 0, height - 1), xs], 0)
-    counts = hits.sum(1)
-    present = counts > 0
+    # Every candidate followed column by column at once: the level ink within 6 rows of it;
+    # then again along the curve that fits what was found (a page that curls towards the
+    # spine bends its lines away from any straight guess near that side).
+    u = (xs - width / 2) / width  # pages bend: a quadratic in u, fitted where the line is
+    for _ in range(FOLLOW_PASSES):
+        ys = guesses[:, None, :] + np.arange(-6, 7)[:, None]
+        hits = np.where((ys >= 0) & (ys < height), level[np.clip(ys, 0, height - 1), xs], 0)
+        counts = hits.sum(1)
+        present = counts > 0
+        centres = (hits * ys).sum(1) / np.maximum(counts, 1)
+        seen = present.mean(1) >= 0.3
+        guesses[seen] = np.round(_quadratic(_quadratic_fits(u, centres[seen], present[seen]), u)).astype(int)
     along = present.mean(1) >= RULING_SPAN  # there along most of its length
     guesses, hits, ys, counts, present = (a[along] for a in (guesses, hits, ys, counts, present))
     if not len(guesses):
         return None, 0, 0.0
     thickness = _lower_quartiles(counts, present)
     centres = (hits * ys).sum(1) / np.maximum(counts, 1)
-    u = (xs - width / 2) / width  # pages bend: a quadratic in u, fitted where the line is
     fits = _quadratic_fits(u, centres, present)
     close = present & (np.abs(_quadratic(fits, u) - centres) <= np.maximum(1.5, thickness)[:, None])
     straight = close.sum(1) >= 0.6 * present.sum(1)

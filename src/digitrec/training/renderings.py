@@ -256,11 +256,12 @@ def comb_field(digits: list[np.ndarray], rng) -> bytes:
 RULING_COLOURS = [(150, 185, 230), (165, 170, 180), (120, 120, 125), (170, 200, 235)]
 
 
-def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool) -> bytes:
+def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool, curl: bool = False) -> bytes:
     """A phone photo of a digit written on ruled paper: lines (and columns, for squared
     paper) across the whole page at ``pitch_share`` x the digit's height apart, bent a
     little as a page is, under the digit's strokes; the page turned a few degrees, lit
-    unevenly, JPEG. The digit sits on a line, as people write in a notebook."""
+    unevenly, JPEG. The digit sits on a line, as people write in a notebook. ``curl``:
+    the page also lifts towards the spine of the book, along one side."""
     height, width = 480, 640
     size = int(rng.integers(140, 240))
     pitch = size * rng.uniform(*pitch_share)
@@ -309,7 +310,23 @@ def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool) -> by
     pen = np.float32([[35, 40, 70], [30, 30, 35], [30, 50, 140]][rng.integers(3)])
     a = cv2.GaussianBlur(ink, (0, 0), 1.0)[..., None] * 0.95
     photo = (paper * (1 - a) + pen * a) * light[..., None] + rng.normal(0, 3, (height, width, 1))
+    if curl:
+        photo = _curled(photo, rng)
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
+def _curled(photo: np.ndarray, rng) -> np.ndarray:
+    """``photo`` of a page that lifts towards the spine of its book: within a third to
+    three fifths of the width from one side, the page rises (or falls) by up to 45-90 px at
+    the edge, quadratically, more towards the bottom of the picture."""
+    height, width = photo.shape[:2]
+    reach = width * rng.uniform(0.3, 0.6)
+    lift = 90 * rng.uniform(0.5, 1.0) * rng.choice([-1, 1])
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    from_spine = xs if rng.random() < 0.5 else width - 1 - xs
+    near = np.clip(1 - from_spine / reach, 0, 1)
+    rise = (lift * near**2 * (0.6 + 0.4 * ys / height)).astype(np.float32)
+    return cv2.remap(photo.astype(np.float32), xs, ys + rise, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def lined_paper(digit, rng) -> bytes:
@@ -324,7 +341,14 @@ def squared_paper(digit, rng) -> bytes:
     return _paper_photo(digit, rng, (0.35, 0.9), grid=True)
 
 
-PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper}
+def curled_notebook(digit, rng) -> bytes:
+    """A phone photo of a digit in an open exercise book, lined or squared, whose page
+    curls towards the spine: its lines bend far more than a flat page's."""
+    grid = bool(rng.random() < 0.5)
+    return _paper_photo(digit, rng, (0.35, 0.9) if grid else (0.65, 1.05), grid=grid, curl=True)
+
+
+PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper, "curled_notebook": curled_notebook}
 WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
 # Reported by quality.py (a digit that touches its box is not handled yet).
 FORM_VARIANTS = {"form_box": form_box}
