@@ -91,8 +91,8 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
     were refused as noise. Measured 99.7 % on 300 of each; the bar is 98 %, never refused.
     A page that curls towards the spine of its book (lines bent by up to 90 px near one
     side): 98.7 % of 300 when its lines were followed along a straight guess, 99.3 %
-    along the curve they make; of these 500, 99.2 %, and 2 refused (a bold "8" whose loops
-    closed into a blob, a thin "8" on dense squares)."""
+    along the curve they make; of these 500, 99.2 %, and 1 refused (a bold "8" whose
+    loops closed into a blob: "write it bigger")."""
     images, labels = sample
     render = renderings.PAPER_VARIANTS[variant]
     rng = np.random.default_rng(7)
@@ -106,7 +106,7 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
     accuracy = float(np.mean([p == label for p, label in zip(predicted, labels)]))
     print(f"{variant}: {accuracy:.2%} of {SAMPLE}, {refused} refused")
     assert accuracy >= 0.98, f"{variant}: {accuracy:.2%} < 98%"
-    assert refused <= (2 if variant == "curled_notebook" else 0), refused
+    assert refused <= (1 if variant == "curled_notebook" else 0), refused
 
 
 @pytest.mark.slow

@@ -302,7 +302,10 @@ def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool, curl:
     ink[top : top + size, left : left + size] = np.clip(big, 0, 1)
     centre = (rules.shape[1] / 2, rules.shape[0] / 2)
     turn = cv2.getRotationMatrix2D(centre, float(rng.uniform(-6, 6)), 1.0)
-    rule, ink = (cv2.warpAffine(a, turn, rules.shape[::-1])[pad:-pad, pad:-pad] for a in (rule, ink))
+    rule, ink = (cv2.warpAffine(a, turn, rules.shape[::-1]) for a in (rule, ink))
+    if curl:
+        rule, ink = _curled([rule, ink], rng)
+    rule, ink = (a[pad:-pad, pad:-pad] for a in (rule, ink))
 
     light = _uneven_light(rng, floor=0.4)
     paper = np.float32([240, 236, 228])
@@ -310,23 +313,22 @@ def _paper_photo(digit, rng, pitch_share: tuple[float, float], grid: bool, curl:
     pen = np.float32([[35, 40, 70], [30, 30, 35], [30, 50, 140]][rng.integers(3)])
     a = cv2.GaussianBlur(ink, (0, 0), 1.0)[..., None] * 0.95
     photo = (paper * (1 - a) + pen * a) * light[..., None] + rng.normal(0, 3, (height, width, 1))
-    if curl:
-        photo = _curled(photo, rng)
     return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
 
 
-def _curled(photo: np.ndarray, rng) -> np.ndarray:
-    """``photo`` of a page that lifts towards the spine of its book: within a third to
-    three fifths of the width from one side, the page rises (or falls) by up to 45-90 px at
-    the edge, quadratically, more towards the bottom of the picture."""
-    height, width = photo.shape[:2]
+def _curled(layers: list[np.ndarray], rng) -> list[np.ndarray]:
+    """``layers`` (the same page, before it is cut to the picture) as a page that lifts
+    towards the spine of its book: within a third to three fifths of the width from one
+    side, it rises (or falls) by up to 45-90 px at the edge, quadratically, more towards
+    the bottom."""
+    height, width = layers[0].shape[:2]
     reach = width * rng.uniform(0.3, 0.6)
     lift = 90 * rng.uniform(0.5, 1.0) * rng.choice([-1, 1])
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     from_spine = xs if rng.random() < 0.5 else width - 1 - xs
     near = np.clip(1 - from_spine / reach, 0, 1)
     rise = (lift * near**2 * (0.6 + 0.4 * ys / height)).astype(np.float32)
-    return cv2.remap(photo.astype(np.float32), xs, ys + rise, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return [cv2.remap(layer, xs, ys + rise, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for layer in layers]
 
 
 def lined_paper(digit, rng) -> bytes:
