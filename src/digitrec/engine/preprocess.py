@@ -32,6 +32,7 @@ FRAME_BAND = 0.08  # its sides lie within this share of its side from its boundi
 FRAME_ASPECT = 0.6  # ... and is not much taller than wide
 FRAME_SIDES = 0.8  # ... along at least this share of each of the four
 MIN_FRAME_SIDE = 24  # px: smaller pieces are not looked at as boxes
+MAX_FORM_SKEW = 5.0  # degrees: a form scanned or photographed askew by up to this is looked at level
 WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this share of their height
 MIN_WALL = 8  # px: the shortest tick of a comb field looked at
 WALL_STROKE = 0.7  # ... and finer than the writing's strokes: at most this share of their width
@@ -262,15 +263,22 @@ def _level_rulings(
     # Every candidate followed column by column at once: the level ink within 6 rows of it;
     # then again along the curve that fits what was found (a page that curls towards the
     # spine bends its lines away from any straight guess near that side).
-    u = (xs - width / 2) / width  # pages bend: a quadratic in u, fitted where the line is
-    for _ in range(FOLLOW_PASSES):
+    def near(guesses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ys = guesses[:, None, :] + np.arange(-6, 7)[:, None]
-        hits = np.where((ys >= 0) & (ys < height), level[np.clip(ys, 0, height - 1), xs], 0)
-        counts = hits.sum(1)
-        present = counts > 0
-        centres = (hits * ys).sum(1) / np.maximum(counts, 1)
-        seen = present.mean(1) >= 0.3
-        guesses[seen] = np.round(_quadratic(_quadratic_fits(u, centres[seen], present[seen]), u)).astype(int)
+        return ys, np.where((ys >= 0) & (ys < height), level[np.clip(ys, 0, height - 1), xs], 0)
+
+    u = (xs - width / 2) / width  # pages bend: a quadratic in u, fitted where the line is
+    ys, hits = near(guesses)
+    for _ in range(FOLLOW_PASSES - 1):
+        again = np.flatnonzero(hits.any(1).mean(1) >= 0.3)
+        if not len(again):
+            break
+        centres = (hits[again] * ys[again]).sum(1) / np.maximum(hits[again].sum(1), 1)
+        fits = _quadratic_fits(u, centres, hits[again].any(1))
+        guesses[again] = np.round(_quadratic(fits, u)).astype(int)
+        ys[again], hits[again] = near(guesses[again])
+    counts = hits.sum(1)
+    present = counts > 0
     along = present.mean(1) >= RULING_SPAN  # there along most of its length
     guesses, hits, ys, counts, present = (a[along] for a in (guesses, hits, ys, counts, present))
     if not len(guesses):
@@ -472,6 +480,15 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
         if min(w, h) < MIN_FRAME_SIDE or w < FRAME_ASPECT * h or area >= FRAME_FILL * w * h:
             continue  # (a narrow "0" is not a box)
         piece = labels[y : y + h, x : x + w] == i
+        # Along its bottom and both sides, allowing for MAX_FORM_SKEW (cheap: most pieces
+        # are digits, which are not looked at further).
+        band = max(2, round(FRAME_BAND * min(w, h)))
+        slack = math.tan(math.radians(MAX_FORM_SKEW))
+        along_w, along_h = band + math.ceil(slack * w), band + math.ceil(slack * h)
+        if min(
+            piece[-along_w:].any(0).mean(), piece[:, :along_h].any(1).mean(), piece[:, -along_h:].any(1).mean()
+        ) < FRAME_SIDES:
+            continue
         region = mask[y : y + h, x : x + w] > 0
         angle = _skew(piece)
         if abs(angle) < 0.3:
@@ -515,7 +532,7 @@ def _skew(piece: np.ndarray) -> float:
             break
         fit = np.polyfit(columns[close], edge[close], 1)
         angles.append(math.degrees(math.atan(fit[0])))
-    if not angles or abs(angles[0]) > 2 * RULING_TILT:
+    if not angles or abs(angles[0]) > MAX_FORM_SKEW:
         return 0.0
     return float(np.mean(angles)) if len(angles) == 2 and abs(angles[1] - angles[0]) < 1.0 else angles[0]
 
