@@ -250,7 +250,7 @@ def test_a_number_written_in_a_form_is_read_without_its_walls(render, mnist_test
 @pytest.mark.parametrize("angle", [0, -3, 3])
 @pytest.mark.parametrize("comb", [False, True], ids=["boxes", "comb"])
 def test_ones_written_in_a_row_of_boxes_are_not_its_walls(angle, comb, recognizer):
-    """"1171" in a row of four printed boxes or a comb field, scanned level or 3 degrees
+    """ "1171" in a row of four printed boxes or a comb field, scanned level or 3 degrees
     askew: the ones are upright and thin like the walls, but stand between them, off their
     spacing. (Refused as texture, or read with the walls as ones, before.)"""
     page = np.full((300, 520), 250, np.uint8)
@@ -292,7 +292,6 @@ def test_ones_written_evenly_between_digits_are_not_the_walls_of_a_form(recogniz
     assert recognizer.read_number(cv2.imencode(".png", page)[1].tobytes()).number == "14141"
 
 
-
 @pytest.mark.parametrize("width", [12, 16, 20, 24])
 def test_a_square_drawn_alone_is_not_a_digit_nor_a_form(width, recognizer):
     """A square drawn on the canvas with a broad brush reaches past the band of a printed
@@ -301,6 +300,7 @@ def test_a_square_drawn_alone_is_not_a_digit_nor_a_form(width, recognizer):
     page = np.full((280, 280), 255, np.uint8)
     cv2.polylines(page, [np.int32([[60, 60], [220, 60], [220, 220], [60, 220]])], True, 0, width, cv2.LINE_AA)
     assert recognizer.recognize(cv2.imencode(".png", page)[1].tobytes()).uncertain
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize(

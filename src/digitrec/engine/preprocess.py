@@ -485,29 +485,18 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
         band = max(2, round(FRAME_BAND * min(w, h)))
         slack = math.tan(math.radians(MAX_FORM_SKEW))
         along_w, along_h = band + math.ceil(slack * w), band + math.ceil(slack * h)
-        if min(
-            piece[-along_w:].any(0).mean(), piece[:, :along_h].any(1).mean(), piece[:, -along_h:].any(1).mean()
-        ) < FRAME_SIDES:
+        if (
+            min(
+                piece[-along_w:].any(0).mean(),
+                piece[:, :along_h].any(1).mean(),
+                piece[:, -along_h:].any(1).mean(),
+            )
+            < FRAME_SIDES
+        ):
             continue
         region = mask[y : y + h, x : x + w] > 0
         angle = _skew(piece)
-        if abs(angle) < 0.3:
-            removed = _box_print(piece, region)
-        else:  # turned level, looked at, and what is print turned back
-            turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-            size = (w, h)
-            level = lambda m: cv2.warpAffine(m.view(np.uint8), turn, size, flags=cv2.INTER_NEAREST)  # noqa: E731
-            levelled = level(piece)
-            bx, by, bw, bh = cv2.boundingRect(levelled)
-            inside = (slice(by, by + bh), slice(bx, bx + bw))  # the box's own frame, level
-            found = _box_print(levelled[inside].view(bool), level(region)[inside].view(bool))
-            removed = None
-            if found is not None:
-                removed = np.zeros((h, w), np.uint8)
-                removed[inside] = found
-                back = cv2.invertAffineTransform(turn)
-                removed = cv2.warpAffine(removed, back, size, flags=cv2.INTER_NEAREST)
-                removed = cv2.dilate(removed, np.ones((3, 3), np.uint8)).view(bool) & piece
+        removed = _box_print(piece, region) if abs(angle) < 0.3 else _askew_box_print(piece, region, angle)
         if removed is None:
             continue
         if before is None:
@@ -535,6 +524,25 @@ def _skew(piece: np.ndarray) -> float:
     if not angles or abs(angles[0]) > MAX_FORM_SKEW:
         return 0.0
     return float(np.mean(angles)) if len(angles) == 2 and abs(angles[1] - angles[0]) < 1.0 else angles[0]
+
+
+def _askew_box_print(piece: np.ndarray, region: np.ndarray, angle: float) -> np.ndarray | None:
+    """_box_print for a box turned by ``angle`` degrees: looked at turned level, in its own
+    level frame, and what is print turned back (grown by a pixel for the rounding)."""
+    h, w = piece.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    levelled, level_region = (
+        cv2.warpAffine(m.view(np.uint8), turn, (w, h), flags=cv2.INTER_NEAREST) for m in (piece, region)
+    )
+    x, y, bw, bh = cv2.boundingRect(levelled)
+    inside = (slice(y, y + bh), slice(x, x + bw))
+    found = _box_print(levelled[inside].view(bool), level_region[inside].view(bool))
+    if found is None:
+        return None
+    removed = np.zeros((h, w), np.uint8)
+    removed[inside] = found
+    removed = cv2.warpAffine(removed, cv2.invertAffineTransform(turn), (w, h), flags=cv2.INTER_NEAREST)
+    return cv2.dilate(removed, np.ones((3, 3), np.uint8)).view(bool) & piece
 
 
 def _box_print(piece: np.ndarray, region: np.ndarray) -> np.ndarray | None:

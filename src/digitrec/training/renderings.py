@@ -328,7 +328,9 @@ def _curled(layers: list[np.ndarray], rng) -> list[np.ndarray]:
     from_spine = xs if rng.random() < 0.5 else width - 1 - xs
     near = np.clip(1 - from_spine / reach, 0, 1)
     rise = (lift * near**2 * (0.6 + 0.4 * ys / height)).astype(np.float32)
-    return [cv2.remap(layer, xs, ys + rise, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for layer in layers]
+    return [
+        cv2.remap(layer, xs, ys + rise, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for layer in layers
+    ]
 
 
 def lined_paper(digit, rng) -> bytes:
@@ -350,7 +352,11 @@ def curled_notebook(digit, rng) -> bytes:
     return _paper_photo(digit, rng, (0.35, 0.9) if grid else (0.65, 1.05), grid=grid, curl=True)
 
 
-PAPER_VARIANTS = {"lined_paper": lined_paper, "squared_paper": squared_paper, "curled_notebook": curled_notebook}
+PAPER_VARIANTS = {
+    "lined_paper": lined_paper,
+    "squared_paper": squared_paper,
+    "curled_notebook": curled_notebook,
+}
 WEAK_INK_VARIANTS = {"faint_pencil": faint_pencil}
 # Reported by quality.py (a digit that touches its box is not handled yet).
 FORM_VARIANTS = {"form_box": form_box}
