@@ -678,7 +678,7 @@ def _wall_row(upright: list[tuple], labels: np.ndarray, stats: np.ndarray) -> li
         return None
     xs = np.array([u[0] for u in upright])
     candidates = set()
-    for a in range(len(xs)):  # each pair of neighbouring walls proposes a spacing
+    for a in range(len(xs)):  # each pair of uprights proposes a spacing (and where the row starts)
         for b in range(a + 1, len(xs)):
             step = xs[b] - xs[a]
             if step < MIN_WALL:
