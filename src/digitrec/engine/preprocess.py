@@ -485,14 +485,7 @@ def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> 
         band = max(2, round(FRAME_BAND * min(w, h)))
         slack = math.tan(math.radians(MAX_FORM_SKEW))
         along_w, along_h = band + math.ceil(slack * w), band + math.ceil(slack * h)
-        if (
-            min(
-                piece[-along_w:].any(0).mean(),
-                piece[:, :along_h].any(1).mean(),
-                piece[:, -along_h:].any(1).mean(),
-            )
-            < FRAME_SIDES
-        ):
+        if min(_along_sides(piece, along_w, along_h)[1:]) < FRAME_SIDES:  # (a comb has no top)
             continue
         region = mask[y : y + h, x : x + w] > 0
         angle = _skew(piece)
@@ -595,16 +588,17 @@ def _ruled(piece: np.ndarray) -> bool:
     return on_lines >= 0.9 * cv2.countNonZero(piece.view(np.uint8))
 
 
-def _along_sides(piece: np.ndarray, band: int) -> tuple[float, ...]:
+def _along_sides(piece: np.ndarray, band: int, upright_band: int | None = None) -> tuple[float, ...]:
     """How much of each side (top, bottom, left, right) of the bool mask ``piece``'s frame
-    has some of it within ``band`` px."""
+    has some of it within ``band`` px (``upright_band`` px for the left and right, if given)."""
+    across = upright_band or band
     return tuple(
         float(side.mean())
         for side in (
             piece[:band].any(0),
             piece[-band:].any(0),
-            piece[:, :band].any(1),
-            piece[:, -band:].any(1),
+            piece[:, :across].any(1),
+            piece[:, -across:].any(1),
         )
     )
 
