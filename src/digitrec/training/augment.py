@@ -22,6 +22,11 @@ class Augmentation:
     shear: float = 0.15  # tan of the shear angle
     shift_pixels: float = 2.0
     thicken_probability: float = 0.3
+    # Thinner strokes (a fine pen): a 2x2 grey erosion takes a pixel off every stroke.
+    thin_probability: float = 0.0
+    # A coarse scan (a form scanner's 16 px crop, enlarged): the digit resampled down to
+    # 12-18 px and back up, which blurs and blocks it.
+    coarse_probability: float = 0.0
 
 
 def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
@@ -66,11 +71,22 @@ def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
     thickest = tf.nn.max_pool2d(images, ksize=3, strides=1, padding="SAME")
     draw = tf.random.uniform([n, 1, 1, 1])
     images = tf.where(draw < settings.thicken_probability / 2, thickest, images)
-    return tf.where(
+    images = tf.where(
         (draw >= settings.thicken_probability / 2) & (draw < settings.thicken_probability),
         thicker,
         images,
     )
+    if settings.thin_probability:  # never on a thickened image: the two would cancel out
+        thinner = -tf.nn.max_pool2d(-images, ksize=2, strides=1, padding="SAME")
+        thin = (draw >= settings.thicken_probability) & (
+            draw < settings.thicken_probability + settings.thin_probability
+        )
+        images = tf.where(thin, thinner, images)
+    if settings.coarse_probability:  # one coarseness per batch, a share of its images
+        side = tf.random.uniform([], 12, 19, dtype=tf.int32)
+        coarse = tf.image.resize(tf.image.resize(images, [side, side], "area"), [28, 28], "bilinear")
+        images = tf.where(tf.random.uniform([n, 1, 1, 1]) < settings.coarse_probability, coarse, images)
+    return images
 
 
 def augment_array(images: np.ndarray, settings: Augmentation, chunk: int = 4096) -> np.ndarray:

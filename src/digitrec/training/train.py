@@ -48,6 +48,9 @@ class Hyperparameters:
     # training.spoilers), each digit with its own spoiler drawn once before training.
     # Run 7 (docs/model.md) used 0.15; the shipped model (run 6) none.
     spoiled_share: float = 0.0
+    # Fine-tuning: start from these weights (a .weights.npz of an earlier run) instead of
+    # random ones; the schedule is the same, so give a lower peak rate and fewer epochs.
+    initial_weights: str | None = None
     augmentation: Augmentation = field(default_factory=Augmentation)
 
 
@@ -145,6 +148,8 @@ def train(
 
     # --- model and schedule: linear warm-up, then cosine decay to zero.
     model = build_model(hp.dropout)
+    if hp.initial_weights:
+        load_weights(model, Path(hp.initial_weights))
     steps_per_epoch = math.ceil(len(x_train) / hp.batch_size)
     warmup = min(hp.warmup_epochs, hp.epochs - 1) * steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
