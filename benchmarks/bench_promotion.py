@@ -2,7 +2,7 @@
 
     python benchmarks/bench_promotion.py [--seconds 40] [--concurrency 16] [--workers 2]
 
-Starts `digitrec serve` (gunicorn, ``--workers``) on a fresh SQLite database holding a
+Starts `digitrec serve` (granian, ``--workers``) on a fresh SQLite database holding a
 version 2 (the shipped network under a card of its own, so answers tell the versions
 apart), puts it under `wrk` at ``--concurrency`` with a 280x280 canvas PNG, runs
 `digitrec model promote 2` a quarter of the way in and `digitrec model rollback` halfway,

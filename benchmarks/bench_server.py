@@ -1,4 +1,4 @@
-"""Load benchmark of the real server (`digitrec serve`, gunicorn) on loopback.
+"""Load benchmark of the real server (`digitrec serve`, granian) on loopback.
 
     python benchmarks/bench_server.py [--workers 2] [--threads 2] [--seconds 15] [--concurrency 16]
 
@@ -214,7 +214,7 @@ def main() -> None:
         body_path.unlink()
 
     print(
-        f"Server benchmark: gunicorn, {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n"
+        f"Server benchmark: granian, {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, 280×280 canvas PNG, loopback\n"
     )
     print("| what | measured | target |")
     print("| --- | ---: | ---: |")

@@ -54,7 +54,7 @@ def start_server(
     args: tuple = (),
     ready: bool = True,
 ):
-    """Start the real `digitrec serve` (gunicorn) on a free loopback port.
+    """Start the real `digitrec serve` (granian) on a free loopback port.
 
     Unless extra_env says otherwise, corrections go to a fresh SQLite file in a temporary
     data folder. With ``ready=False``, returns once it answers at all (its database may be down)."""

@@ -1,4 +1,4 @@
-"""Corrections through the live gunicorn server: concurrency and crash safety, on SQLite and
+"""Corrections through the live server (granian): concurrency and crash safety, on SQLite and
 on a real PostgreSQL server."""
 
 from __future__ import annotations

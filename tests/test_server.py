@@ -1,4 +1,4 @@
-"""The real `digitrec serve` (gunicorn, 2 workers) on a loopback port, and its waitress fallback."""
+"""The real `digitrec serve` (granian, 2 workers) on a loopback port, and its waitress fallback."""
 
 from __future__ import annotations
 
@@ -74,7 +74,6 @@ def test_metrics_add_up_across_workers(live_server, digit_images):
     assert count(text) - count(before) == 6
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="a socket per worker (SO_REUSEPORT) on Linux only")
 def test_keep_alive_connections_are_shared_among_workers(digit_images):
     """16 clients that keep their connections open must keep both workers busy, not one."""
     process, url = start_server(workers=2)
@@ -95,8 +94,7 @@ def test_keep_alive_connections_are_shared_among_workers(digit_images):
         busy = [sum(w.cpu_times()[:2]) - b for w, b in zip(workers, before)]
     finally:
         stop_server(process)
-    # The kernel hashes each connection to a worker: an even share is likeliest, and the
-    # chance that one worker gets fewer than 2 of the 16 is 0.05 %.
+    # Each worker accepts connections as it can; neither may be left idle.
     assert min(busy) > 0.08 * sum(busy), busy
 
 
@@ -122,10 +120,10 @@ def test_a_second_server_on_a_busy_port_is_refused(digit_images):
 
 
 def test_the_waitress_fallback_serves_predictions(digit_images, tmp_path):
-    """Where gunicorn cannot be imported (Windows), `digitrec serve` runs waitress: the same app."""
+    """On Windows (granian runs one worker there), `digitrec serve` runs waitress: the same app."""
     port = free_port()
     launcher = (
-        "import sys; sys.modules['gunicorn'] = None  # as if not installed\n"
+        "import digitrec.web.server; digitrec.web.server.GRANIAN = False  # as on Windows\n"
         "from digitrec.cli import main; main(prog_name='digitrec')"
     )
     env = {**os.environ, "DIGITREC_RATE_LIMIT": "off", "DIGITREC_DATA_DIR": str(tmp_path)}

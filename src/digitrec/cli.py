@@ -76,12 +76,12 @@ def main() -> None:
     type=click.IntRange(1, 64),
     default=DEFAULT_THREADS,
     show_default=True,
-    help="Threads per worker (gunicorn gthread; waitress uses workers x threads in all).",
+    help="Python threads per worker (granian; waitress uses workers x threads in all).",
 )
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model to serve.")
 @click.option("--dev", is_flag=True, help="Flask's reloading development server, with debug.")
 def serve(host: str, port: int, workers: int | None, threads: int, model: str | None, dev: bool) -> None:
-    """Start the web app (gunicorn; waitress where gunicorn cannot run, e.g. Windows)."""
+    """Start the web app (granian; waitress on Windows)."""
     from digitrec.engine.recognizer import Recognizer
     from digitrec.storage import feedback
 

@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latency per route and status, predictions per digit.
 
-Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (set by
+Under `digitrec serve` every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (set by
 ``digitrec serve`` before any worker starts) and /metrics adds them up across workers.
 """
 

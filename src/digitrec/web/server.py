@@ -1,5 +1,5 @@
-"""Run the app: gunicorn in production, waitress where gunicorn cannot run (Windows),
-Flask's reloading server with --dev.
+"""Run the app: granian in production (its HTTP handling is Rust, outside the GIL),
+waitress on Windows (where granian runs one worker only), Flask's reloading server with --dev.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import socket
 import sys
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 
 from digitrec.errors import DigitrecError
 
 # The work is CPU-bound and holds the GIL most of the time, so one process per core does it
-# all; a second thread lets a worker take a new request while another is still being read
-# or written (a slow client), at a small cost in throughput (benchmarks/bench_server.py).
+# all; a second thread lets a worker start on a request while another waits on the database.
 DEFAULT_THREADS = 2
-# Where the kernel shares connections out among sockets bound with SO_REUSEPORT (Linux).
-# Elsewhere (macOS, BSD) one socket would take them all, so the workers share one socket.
-REUSE_PORT = sys.platform == "linux"
+GRACEFUL_SECONDS = 10  # on SIGTERM, requests in flight get this long to finish
+# granian serves on Linux and macOS; on Windows it runs a single worker, so waitress does.
+GRANIAN = sys.platform != "win32"
 
 
 class CannotListen(DigitrecError):
@@ -52,83 +52,79 @@ def run_server(
             hotswap.start(app)
         app.run(host=host, port=port, debug=True, use_reloader=True)
         return
-    try:
-        import gunicorn.app.base  # noqa: F401  (absent on Windows)
-    except ImportError:
+    if not GRANIAN:
         _run_waitress(host, port, workers * threads, config)
         return
-    _run_gunicorn(host, port, workers, threads, config)
+    _run_granian(host, port, workers, threads, config)
 
 
-def _run_gunicorn(host: str, port: int, workers: int, threads: int, config: dict) -> None:
-    from gunicorn.app.base import BaseApplication
+def _run_granian(host: str, port: int, workers: int, threads: int, config: dict) -> None:
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server import Server
 
-    # Workers share Prometheus samples through files in this folder. prometheus_client takes
-    # the folder only from this variable (read when it is imported), so this is the one
-    # place digitrec sets one: in the server process, for that library, before any worker
-    # imports it. digitrec's own settings never travel through the environment.
+    _share_metrics()
+    print(
+        f"digitrec: serving on http://{_url_host(host)}:{port} with granian "
+        f"({workers} worker{'s' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''})",
+        file=sys.stderr,
+    )
+    Server(
+        "digitrec",  # what the workers load: _worker_app(config), not an import path
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        # Requests are read and answers written by granian's own (Rust) threads; these are
+        # the Python threads per worker that run the app, one request each.
+        blocking_threads=threads,
+        websockets=False,
+        http1_settings=HTTP1Settings(header_read_timeout=30_000, keep_alive=True),
+        log_level="warning",
+        log_access=False,  # the app logs a line per request itself (edge.py)
+        workers_kill_timeout=GRACEFUL_SECONDS,  # SIGTERM: requests in flight get this long
+        respawn_failed_workers=True,  # a worker that dies is replaced
+    ).serve(target_loader=partial(_worker_app, config))
+
+
+def _worker_app(config: dict, target: str):
+    """Runs in each worker: the model is loaded once per worker, never per request, and
+    each worker follows the active model version (hotswap)."""
+    from digitrec.web import hotswap
+    from digitrec.web.app import create_app
+
+    atexit.register(_leave_quietly)
+    app = create_app(config)
+    hotswap.start(app)
+    return app
+
+
+def _leave_quietly() -> None:
+    """A worker leaves without running C++ static destructors: one of the native libraries
+    (a thread pool) aborts with std::system_error when torn down in a forked worker, which
+    turned every graceful stop into a SIGABRT. Everything worth keeping is written by now
+    (requests are drained, the database commits per request)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _share_metrics() -> None:
+    """Workers share Prometheus samples through files in a folder of their own.
+
+    prometheus_client takes the folder only from this variable (read when it is imported),
+    so this is the one place digitrec sets one: in the server process, for that library,
+    before any worker imports it. digitrec's own settings never travel through the
+    environment."""
     metrics_dir = tempfile.mkdtemp(prefix="digitrec-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     master = os.getpid()
 
     @atexit.register
-    def _remove_metrics_dir():  # workers are forked and inherit this: only the master cleans
+    def _remove_metrics_dir():  # workers inherit this: only the server process cleans up
         if os.getpid() == master:
             shutil.rmtree(metrics_dir, ignore_errors=True)
-
-    def worker_exit(server, worker):
-        # Leave without running C++ static destructors: one of the native libraries (a
-        # thread pool) aborts with std::system_error when torn down in a forked worker,
-        # which turned every graceful stop into a SIGABRT. Everything worth keeping is
-        # written by now (requests are drained, the database commits per request).
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-
-    def child_exit(server, worker):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
-    class Application(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{_url_host(host)}:{port}")
-            self.cfg.set("workers", workers)
-            # A keep-alive connection stays with the worker that accepted it. On one shared
-            # socket, whichever worker wakes first accepts, and under load one worker was
-            # seen holding all 16 connections while the other idled (half the throughput).
-            # With a socket per worker, the kernel deals new connections out evenly.
-            self.cfg.set("reuse_port", REUSE_PORT)
-            # gthread keeps idle keep-alive connections off the threads; the model itself
-            # runs one thread per request (see Recognizer).
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("keepalive", 5)
-            self.cfg.set("timeout", 30)
-            self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("child_exit", child_exit)
-            self.cfg.set("worker_exit", worker_exit)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("proc_name", "digitrec")
-            self.cfg.set("control_socket_disable", True)  # several servers may run side by side
-
-        def load(self):
-            # Runs in each worker: the model is loaded once per worker, never per request,
-            # and each worker follows the active model version (hotswap).
-            from digitrec.web import hotswap
-            from digitrec.web.app import create_app
-
-            app = create_app(config)
-            hotswap.start(app)
-            return app
-
-    print(
-        f"digitrec: serving on http://{_url_host(host)}:{port} with gunicorn "
-        f"({workers} worker{'s' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''})",
-        file=sys.stderr,
-    )
-    Application().run()
 
 
 def _check_free(host: str, port: int) -> int:
