@@ -26,10 +26,18 @@ def test_a_batch_is_augmented_image_by_image(digits):
 
 def test_thin_strokes_lose_ink_and_coarse_scans_keep_it(digits):
     batch = (digits[:64].astype(np.float32) / 255)[..., None]
-    still = dict(rotation_degrees=0.0, scale_range=(1.0, 1.0), aspect_jitter=0.0, shear=0.0, shift_pixels=0.0)
+    still = {
+        "rotation_degrees": 0.0,
+        "scale_range": (1.0, 1.0),
+        "aspect_jitter": 0.0,
+        "shear": 0.0,
+        "shift_pixels": 0.0,
+    }
     plain = augment_batch(batch, Augmentation(**still, thicken_probability=0.0)).numpy()
     thin = augment_batch(batch, Augmentation(**still, thicken_probability=0.0, thin_probability=1.0)).numpy()
-    coarse = augment_batch(batch, Augmentation(**still, thicken_probability=0.0, coarse_probability=1.0)).numpy()
+    coarse = augment_batch(
+        batch, Augmentation(**still, thicken_probability=0.0, coarse_probability=1.0)
+    ).numpy()
     ink = lambda images: images.reshape(64, -1).sum(axis=1)  # noqa: E731
     assert (ink(thin) < 0.8 * ink(plain)).all()  # every stroke a pixel thinner
     assert thin.min() >= 0 and coarse.min() >= 0 and coarse.max() <= 1
