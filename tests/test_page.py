@@ -288,6 +288,49 @@ def test_upload_a_transparent_png_and_a_jpeg_photo(desktop, pictures):
     assert desktop.get_by_test_id("preview").is_visible()
 
 
+# The answer's digit (or its error) is on the screen.
+ANSWER_IN_VIEW = """() => { const shown = ["result-digit", "error-message"].map((id) => document.getElementById(id))
+                                .find((el) => !el.hidden && el.offsetParent !== null);
+                            if (!shown) return false;
+                            const r = shown.getBoundingClientRect();
+                            return r.top >= 0 && r.bottom <= window.innerHeight; }"""
+TO_THE_BOTTOM = "() => window.scrollTo(0, document.documentElement.scrollHeight)"
+
+
+def test_on_a_phone_the_answer_to_a_picture_comes_into_view(browser, live_server, pictures):
+    """The answer sits between the canvas and the upload buttons: on a phone, with an
+    answer and its picture on the page, the next picture's answer was off-screen (above the
+    buttons) and the person saw nothing happen. It is scrolled into view, and so is the
+    error for a file that is not a picture."""
+    context, page, _ = _open(
+        browser, live_server, viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True
+    )
+    page.get_by_test_id("upload-input").set_input_files(str(pictures["scan"]))
+    wait_for_answer(page, "8")
+    page.evaluate(TO_THE_BOTTOM)  # where the person finds the buttons again
+    page.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
+    wait_for_answer(page, "5")
+    page.wait_for_function(ANSWER_IN_VIEW)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "picture-answer-360x640.png"))  # what the person sees
+    page.evaluate(TO_THE_BOTTOM)
+    page.get_by_test_id("upload-input").set_input_files(str(pictures["text"]))
+    sync_api.expect(page.get_by_test_id("error-message")).to_contain_text("not an image")
+    page.wait_for_function(ANSWER_IN_VIEW)
+    context.close()
+
+
+def test_an_empty_file_after_a_picture_does_not_leave_the_old_picture(desktop, pictures, tmp_path):
+    desktop.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
+    wait_for_answer(desktop, "5")
+    assert desktop.get_by_test_id("preview").is_visible()
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    desktop.get_by_test_id("upload-input").set_input_files(str(empty))
+    sync_api.expect(desktop.get_by_test_id("error-message")).to_contain_text("empty")
+    assert not desktop.get_by_test_id("preview").is_visible()
+
+
 def _file_handle(page, path: Path, mime: str):
     data = base64.b64encode(path.read_bytes()).decode()
     return page.evaluate_handle(

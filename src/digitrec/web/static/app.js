@@ -176,7 +176,9 @@ async function predictDrawing() {
 function usePicture(file) {
   if (!file) return;
   if (file.size === 0) {
+    removePicture(); // the picture shown before is not what this answer is about
     showError("That file is empty: choose a picture of a digit.", "picture");
+    reveal();
     return;
   }
   // A picture replaces the drawing (one input, one answer); a file that says it is not
@@ -259,10 +261,12 @@ async function send(blob, source, whileDrawing = false) {
       if (whileDrawing) return; // half a digit may be unreadable: wait for the pen to lift
       showError(body?.error?.message || `The server answered ${response.status}.`, source);
       showBoxes(boxesFor(source), []);
+      if (source === "picture") reveal();
       return;
     }
     lastSent = { blob, source, answer: body, corrected: new Set() }; // digits (or "number") corrected
     showResult(body, source, whileDrawing);
+    if (source === "picture") reveal();
     // For benchmarks/bench_page.py: when each answer reached the screen, and for what.
     document.dispatchEvent(new CustomEvent("digitrec:answer", { detail: { source, whileDrawing } }));
   } catch (error) {
@@ -270,6 +274,16 @@ async function send(blob, source, whileDrawing = false) {
     console.error(error);
     showError("Could not reach the server. Check your connection.", source);
   }
+}
+
+// On a phone the answer sits below the upload buttons, out of sight once a picture is
+// chosen: it is scrolled into view (a drawing is not: the pen is still on the canvas).
+function reveal() {
+  const panel = $("answer");
+  const { top, bottom } = panel.getBoundingClientRect();
+  if (top >= 0 && bottom <= window.innerHeight) return;
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  panel.scrollIntoView({ behavior: smooth ? "smooth" : "auto", block: "start" });
 }
 
 function boxesFor(source) {
