@@ -66,6 +66,19 @@ LONE_RULING_SPAN = 0.9  # an upright line with no other beside it is a ruling on
 MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
 MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
+# A sheet photographed on a desk: the largest bright region, with its writing filled in,
+PAPER_STEP = 8  # grey levels (of 255 between the darkest and the lightest) from pixel to pixel
+SHEET_SHARE = 0.2  # ... at least this share of the picture
+MIN_DESK_SHARE = 0.03  # ... with at least this much desk beyond it,
+MIN_SHEET_WRITING = 0.002  # ... holding writing (this share of the picture at least,
+MAX_SHEET_WRITING = 0.15  # ... and at most this share of the sheet),
+SHEET_SOLIDITY = 0.9  # ... as convex as a sheet: filling this share of its convex hull,
+SHEET_SQUARENESS = 0.85  # ... and of the smallest rectangle round it (an ellipse fills 79 %),
+SHEET_CONTRAST = 0.3  # ... the desk darker by this share of the paper's level,
+DESK_REACH = 0.3  # ... along the picture's edges for this share of its shorter side at least,
+DESK_SPREAD = 0.7  # ... evenly: 80 % of the desk within this share of that difference,
+SHEET_STEP = 0.5  # ... and this share of that difference is a step at its edge
+SHEET_EDGE = 0.03  # the sheet's edge (and its shadow) left out: this share of the side
 MIN_HAZY_SIDE = 16  # px: smaller images are not checked for uneven light or haze
 
 
@@ -175,16 +188,115 @@ def ink_map(image: np.ndarray) -> np.ndarray:
             image = image[..., :3]
     sample = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
-    sign = _ink_sign(grey)  # +1: ink darker than paper
+    # Paper is light in every channel; a wooden desk, as light as paper the light has dimmed,
+    # is dark in blue: the darkest channel tells them apart.
+    # The thumbnail averaged (not every n-th pixel), so that the paper is smooth to follow.
+    smooth = cv2.resize(image, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_AREA)
+    sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
+    if sheet is None:
+        sign = _ink_sign(grey)  # +1: ink darker than paper
+        background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
+    else:  # the paper is the sheet, whatever the desk round it shows
+        paper, sheet = sheet
+        sign = 1.0
+        background = np.atleast_1d(np.median(sample[paper], axis=0))
 
     # Coloured ink differs most from the paper in one channel: take the largest difference.
     channels = [image] if image.ndim == 2 else cv2.split(image)
-    background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
     signed = None
     for channel, level in zip(channels, background):
         difference = (np.float32(level) - channel.astype(np.float32)) * np.float32(sign)
         signed = difference if signed is None else cv2.max(signed, difference)
-    return _without_rulings(np.clip(signed - _uneven_background(signed), 0, 255))
+    beyond = None
+    if sheet is not None:  # nothing beyond the sheet's edge is ink
+        on_sheet = _on_sheet(sheet, signed.shape)
+        signed *= on_sheet
+        beyond = on_sheet == 0
+    return _without_rulings(np.clip(signed - _uneven_background(signed, beyond=beyond), 0, 255))
+
+
+def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A photo that shows the desk (or a floor, a darker page) beyond the sheet the writing
+    is on: (the sheet's paper, the whole sheet with its writing), both bool on ``grey`` (a
+    thumbnail: its darkest channel); None when the paper fills the picture.
+
+    The border ring would take the desk for the paper and the sheet for ink. The sheet is
+    the largest bright region, followed as far as the light changes smoothly; it counts when, with the writing it holds filled in, it is
+    convex as a sheet of paper is, its edge is a sharp step down to a darker surround that
+    reaches the picture's edge (not the slow fall of light towards a corner), and it holds
+    writing. A bold digit cut close leaves paper only in pieces round it, none holding ink.
+    """
+    if min(grey.shape) < 16:
+        return None
+    levels = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    _, bright = cv2.threshold(levels, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    # The paper: followed from deep inside that region for as long as the light changes
+    # smoothly, over the dim parts of the page too (which may be as dark as a lit desk),
+    # up to the steps at the strokes and at the sheet's edge.
+    depth = cv2.distanceTransform((labels == largest).view(np.uint8), cv2.DIST_L2, 3)
+    seed = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    filled = np.zeros((grey.shape[0] + 2, grey.shape[1] + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    cv2.floodFill(levels, filled, (int(seed[1]), int(seed[0])), 0, PAPER_STEP, PAPER_STEP, flags)
+    paper = filled[1:-1, 1:-1].view(bool)
+    # The sheet: the paper with what it encloses (the writing) filled in.
+    outline, _ = cv2.findContours(paper.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    sheet = np.zeros(grey.shape, np.uint8)
+    cv2.drawContours(sheet, outline, -1, 1, cv2.FILLED)
+    sheet = sheet.view(bool)
+    desk = ~sheet
+    share, writing = sheet.mean(), (sheet & ~paper).mean()
+    if not (SHEET_SHARE <= share <= 1 - MIN_DESK_SHARE):
+        return None
+    if not MIN_SHEET_WRITING <= writing <= MAX_SHEET_WRITING * share:  # a filled "0" is no sheet
+        return None
+    # Cut by the picture's edges or not, a sheet is a four-sided shape, seen a little
+    # askew; a bold light digit on a dark ground (its loops "writing") is rounder.
+    points = np.concatenate(outline)
+    area = float(sheet.sum())
+    (_, (side, other), _) = cv2.minAreaRect(points)
+    if (
+        area < SHEET_SOLIDITY * cv2.contourArea(cv2.convexHull(points))
+        or area < SHEET_SQUARENESS * side * other
+    ):
+        return None
+    paper_level, desk_level = float(np.median(grey[paper])), float(np.median(grey[desk]))
+    if paper_level - desk_level < SHEET_CONTRAST * paper_level:
+        return None
+    # The desk runs along the picture's edges; a stroke cut by the edge only crosses it.
+    along_edges = np.concatenate([desk[0], desk[-1], desk[1:-1, 0], desk[1:-1, -1]]).sum()
+    if along_edges < DESK_REACH * min(grey.shape):
+        return None
+    # A desk is evenly dark; what a page's light leaves dim towards its edges (with its
+    # rulings) spreads over a range as wide as its difference from the paper.
+    low, high = np.percentile(grey[desk], [10, 90])
+    if high - low > DESK_SPREAD * (paper_level - desk_level):
+        return None
+    # A sheet's edge is a step: from the paper just inside it (which the light may have
+    # dimmed) to the desk, most of the difference is made within a few px of the edge.
+    ring = np.ones((5, 5), np.uint8)
+    inside = sheet & ~cv2.erode(sheet.view(np.uint8), ring).view(bool) & paper
+    outside = cv2.dilate(sheet.view(np.uint8), ring).view(bool) & desk
+    if not inside.any() or not outside.any():
+        return None
+    edge_level = float(np.median(grey[inside]))
+    step = edge_level - float(np.median(grey[outside]))
+    if step < SHEET_STEP * (edge_level - desk_level):
+        return None
+    return paper, sheet
+
+
+def _on_sheet(sheet: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The sheet (found on a thumbnail) at ``shape``, its edge and the shadow along it
+    left out: 1.0 on the sheet, 0.0 beyond."""
+    full = cv2.resize(sheet.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
+    edge = max(3, round(SHEET_EDGE * min(shape))) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))
+    return cv2.erode(full.view(np.uint8), kernel).astype(np.float32)
 
 
 def _without_rulings(ink: np.ndarray) -> np.ndarray:
@@ -880,7 +992,9 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     return (rgb * alpha + background * (1 - alpha)).astype(np.uint8)
 
 
-def _uneven_background(signed: np.ndarray, faint: bool = False) -> np.ndarray:
+def _uneven_background(
+    signed: np.ndarray, faint: bool = False, beyond: np.ndarray | None = None
+) -> np.ndarray:
     """Slowly varying background level (shadows, light gradients), or 0 where there is none.
 
     A grey opening wider than any stroke removes the strokes and keeps the light; it is
@@ -888,6 +1002,8 @@ def _uneven_background(signed: np.ndarray, faint: bool = False) -> np.ndarray:
     with an opening half the image wide, which also removes the blobs where fat strokes
     meet: only a background that still covers much of the image counts, since a large blob
     of ink is not lighting. The level itself comes from a finer opening (a quarter).
+    ``beyond`` (bool, where it is not paper: the desk round a sheet) is filled in from the
+    paper nearby first, so that the light is followed up to the sheet's edge.
     """
     factor = max(1, min(signed.shape) // 64)
     if min(signed.shape) < MIN_HAZY_SIDE or (factor < 2 and max(signed.shape) >= 64):
@@ -899,6 +1015,12 @@ def _uneven_background(signed: np.ndarray, faint: bool = False) -> np.ndarray:
         small = cv2.resize(
             signed, (signed.shape[1] // factor, signed.shape[0] // factor), interpolation=cv2.INTER_AREA
         )
+    if beyond is not None:
+        hole = cv2.resize(
+            beyond.view(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        filled = cv2.inpaint(np.clip(small, 0, 255).astype(np.uint8), hole, 3, cv2.INPAINT_TELEA)
+        small = filled.astype(np.float32)
 
     def opening(share: float) -> tuple[np.ndarray, int]:
         size = max(3, int(min(small.shape) * share)) | 1
@@ -913,10 +1035,14 @@ def _uneven_background(signed: np.ndarray, faint: bool = False) -> np.ndarray:
     even_border = np.percentile(_border_ring(small), 50) - floor <= 0.08 * spread
     # Faint ink (pencil) is no stronger than the light's unevenness: the light is always
     # levelled under it.
-    if not faint and (spread <= 0 or even_border or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3):
+    # (A sheet on a desk is levelled always: its border is desk, filled in, not paper.)
+    uneven = beyond is not None or not (
+        even_border or (opening(1 / 2)[0] - floor > 0.08 * spread).mean() < 0.3
+    )
+    if not faint and (spread <= 0 or not uneven):
         return np.full_like(signed, floor)
     # Pencil strokes are thin: under them a finer opening follows the light more closely.
-    opened, size = opening(1 / 8 if faint else 1 / 4)
+    opened, size = opening(1 / 8 if faint or beyond is not None else 1 / 4)
     opened = cv2.GaussianBlur(opened, (0, 0), size / 4)
     return cv2.resize(opened, (signed.shape[1], signed.shape[0]), interpolation=cv2.INTER_LINEAR)
 

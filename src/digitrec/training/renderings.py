@@ -102,6 +102,12 @@ def photo_jpeg(digit, rng) -> bytes:
 def _phone_photo(big: np.ndarray, rng) -> bytes:
     """``big`` (a square of ink, 0-1, at most 260 px) photographed on paper: placed on a
     640x480 page, uneven light, pen colour, blur, noise, JPEG."""
+    return _encode(_photo_pixels(big, rng)[0], "JPEG", quality=75)
+
+
+def _photo_pixels(big: np.ndarray, rng) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
+    """``_phone_photo``'s 640x480 RGB pixels, where the ink square is (x, y, w, h), and
+    how lit each pixel is (0-1)."""
     size = big.shape[0]
     ink = np.zeros((480, 640), np.float32)
     y, x = int(rng.integers(20, 480 - size - 20)), int(rng.integers(40, 640 - size - 40))
@@ -116,7 +122,76 @@ def _phone_photo(big: np.ndarray, rng) -> bytes:
     pen = np.float32([40, 40, 60]) * light[..., None]
     a = cv2.GaussianBlur(ink, (0, 0), 1.2)[..., None] * 0.95
     photo = paper * (1 - a) + pen * a + rng.normal(0, 4, (480, 640, 1))
-    return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=75)
+    return np.clip(photo, 0, 255).astype(np.uint8), (x, y, size, size), light
+
+
+def _digit_photo(digit, rng) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
+    """A digit 120-220 px tall, slightly turned, photographed: the pixels, its ink box and
+    the light."""
+    size = int(rng.integers(120, 220))
+    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC)
+    big = cv2.warpAffine(
+        big, cv2.getRotationMatrix2D((size / 2, size / 2), float(rng.uniform(-6, 6)), 1.0), (size, size)
+    )
+    pixels, (x, y, _, _), light = _photo_pixels(big.astype(np.float32) / 255.0, rng)
+    ys, xs = np.nonzero(big > 60)
+    return pixels, (x + xs.min(), y + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1), light
+
+
+DESKS = ([92, 62, 38], [60, 45, 35], [40, 40, 42], [120, 120, 125], [150, 110, 70], [25, 25, 30])
+
+
+def paper_on_desk(digit, rng) -> bytes:
+    """A phone photo that shows the desk beyond the paper: along one to four sides, 4-25 %
+    of the picture deep, the paper's edge slightly askew, a wooden, dark or grey desk."""
+    photo, (x, y, w, h), light = _digit_photo(digit, rng)
+    # How far the paper's edge is from each side of the picture (left, top, right, bottom):
+    # at least one side shows the desk, and the edge, askew, passes 24 px or more from the
+    # digit (a digit written across the paper's edge is cut, not read).
+    skew = [int(rng.uniform(-0.04, 0.04) * 480) for _ in range(4)]
+    room = np.array((x, y, 640 - x - w, 480 - y - h)) - 24 - max(abs(k) for k in skew)
+    sides = rng.random(4) < 0.5
+    sides[int(np.argmax(room))] = True
+    depth = [
+        min(int(rng.uniform(0.04, 0.25) * (640 if k % 2 == 0 else 480)), room[k]) if sides[k] else -20
+        for k in range(4)
+    ]
+    corners = np.float32(
+        [
+            [depth[0] - skew[0], depth[1] + skew[1]],
+            [640 - depth[2] + skew[2], depth[1] - skew[1]],
+            [640 - depth[2] - skew[2], 480 - depth[3] + skew[3]],
+            [depth[0] + skew[0], 480 - depth[3] - skew[3]],
+        ]
+    )
+    paper = np.zeros((480, 640), np.uint8)
+    cv2.fillPoly(paper, [np.round(corners).astype(np.int32)], 255)
+    paper = cv2.GaussianBlur(paper, (0, 0), 1.0)[..., None] / 255.0
+    # The desk is under the same light as the paper.
+    desk = np.float32(DESKS[int(rng.integers(len(DESKS)))]) * rng.uniform(0.8, 1.15) * light[..., None]
+    desk = desk + rng.normal(0, 6, (480, 640, 1))  # grain
+    out = photo * paper + desk * (1 - paper)
+    return _encode(np.clip(out, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
+def shadow_across(digit, rng) -> bytes:
+    """A phone photo with the shadow of the phone or a hand across part of the page: a
+    straight, soft edge through the picture that misses the digit, 15-40 % darker."""
+    photo, (x, y, w, h), _ = _digit_photo(digit, rng)
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    box = np.float32([[x - 10, y - 10], [x + w + 10, y - 10], [x - 10, y + h + 10], [x + w + 10, y + h + 10]])
+    picture = np.float32([[0, 0], [640, 0], [0, 480], [640, 480]])
+    while True:  # a line with the digit's box (and 10 px round it) on its lit side
+        angle = rng.uniform(0, 2 * np.pi)
+        normal = np.float32([np.cos(angle), np.sin(angle)])
+        near, far = float((box @ normal).max()), float((picture @ normal).max())
+        if far - near > 80:  # the shadow covers a fair part of the picture
+            offset = rng.uniform(near, far - 60)
+            break
+    side = xx * normal[0] + yy * normal[1] - offset  # > 0: in the shadow
+    softness = rng.uniform(3, 30)
+    shade = 1 - rng.uniform(0.15, 0.4) * 0.5 * (1 + np.tanh(side / (2 * softness)))
+    return _encode(np.clip(photo * shade[..., None], 0, 255).astype(np.uint8), "JPEG", quality=80)
 
 
 def _uneven_light(rng, floor: float) -> np.ndarray:
@@ -353,6 +428,8 @@ def curled_notebook(digit, rng) -> bytes:
 
 
 PAPER_VARIANTS = {
+    "paper_on_desk": paper_on_desk,
+    "shadow_across": shadow_across,
     "lined_paper": lined_paper,
     "squared_paper": squared_paper,
     "curled_notebook": curled_notebook,
