@@ -48,7 +48,7 @@ MNIST_C_FLOORS = {
 
 
 # Paper variants below the bar of 98 % right and none refused: (least right, most refused).
-PAPER_FLOORS = {"curled_notebook": (0.98, 1), "paper_on_desk": (0.98, 3), "shadow_across": (0.975, 8)}
+PAPER_FLOORS = {"curled_notebook": (0.98, 1), "paper_on_desk": (0.98, 3), "shadow_across": (0.98, 5)}
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +100,9 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
 
     The desk beyond the sheet (wood, grey or black, on one to four sides): 32.0 % of 300
     were read right and 83 refused before the sheet was told from the desk; of these 500,
-    98.6 % and 2 refused (blobs, and a dim corner left unlevelled). A soft shadow across
-    the page that misses the digit: 97.8 %, 7 refused, where the shadow darkens most of
-    the border and the ink is taken for light on dark (known weak, docs/model.md)."""
+    99.0 % and 2 refused (blobs). A soft shadow across the page that misses the digit:
+    97.8 %, 7 refused, where the shadow darkened most of the border and the ink was taken
+    for light on dark; 98.8 %, 4 refused once the strokes decide (docs/model.md)."""
     images, labels = sample
     render = renderings.PAPER_VARIANTS[variant]
     rng = np.random.default_rng(7)

@@ -79,6 +79,8 @@ DESK_REACH = 0.3  # ... along the picture's edges for this share of its shorter 
 DESK_SPREAD = 0.7  # ... evenly: 80 % of the desk within this share of that difference,
 SHEET_STEP = 0.5  # ... and this share of that difference is a step at its edge
 SHEET_EDGE = 0.03  # the sheet's edge (and its shadow) left out: this share of the side
+UNEVEN_RING = 0.25  # the border ring spread over this share of the image's range: a shadow on it
+THIN_DOMINANCE = 1.5  # thin lines of one polarity this much stronger than the other's: the ink
 MIN_HAZY_SIDE = 16  # px: smaller images are not checked for uneven light or haze
 
 
@@ -966,10 +968,36 @@ def _ink_sign(grey: np.ndarray) -> float:
     since ink is then a small part of the picture."""
     low, median, high = np.percentile(grey, [1, 50, 99])
     if high - low > 0:
-        at = (float(np.median(_border_ring(grey))) - low) / (high - low)
-        if at >= 0.75 or at <= 0.25:
-            return 1.0 if at >= 0.5 else -1.0
+        ring_low, ring_level, ring_high = np.percentile(_border_ring(grey), [10, 50, 90])
+        at = (float(ring_level) - low) / (high - low)
+        if at >= 0.75:
+            return 1.0
+        # A shadow across part of a photo darkens part of the ring: a dark ring that is
+        # uneven is no evidence of light ink where the strokes themselves are clearly
+        # dark lines. (Only this way: between the fat strokes of a bold digit cut close,
+        # the paper makes thin light lines; and not in small images such as a 28x28,
+        # whose haze makes thin dark gaps.)
+        uneven = ring_high - ring_low > UNEVEN_RING * (high - low)
+        if at <= 0.5 and uneven and min(grey.shape) >= MIN_RULED_SIDE and _thin_strokes_sign(grey) > 0:
+            return 1.0
+        if at <= 0.25:
+            return -1.0
     return 1.0 if median - low >= high - median else -1.0
+
+
+def _thin_strokes_sign(grey: np.ndarray) -> float:
+    """+1 where thin dark lines stand out clearly more than thin light ones (dark ink),
+    -1 for the reverse, 0 when they do not: a black-hat and a top-hat wider than a stroke
+    of a photo's thumbnail find each, and shadows and light, broader, are in neither."""
+    size = max(3, min(grey.shape) // 8) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    dark = float(np.percentile(cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel), 99.5))
+    light = float(np.percentile(cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, kernel), 99.5))
+    if dark > THIN_DOMINANCE * light:
+        return 1.0
+    if light > THIN_DOMINANCE * dark:
+        return -1.0
+    return 0.0
 
 
 def _border_ring(sample: np.ndarray) -> np.ndarray:
