@@ -656,3 +656,28 @@ def test_typing_the_whole_number_when_the_digits_were_miscounted(browser, server
     store = FeedbackStore(database)
     assert [(read, typed) for _, read, typed in store.number_corrections(10)] == [("42", "412")]
     assert store.count() == before
+
+
+def test_the_admin_pages_fit_a_phone(browser, tmp_path):
+    """The model versions table has eight columns: on a 390 px phone it scrolls inside
+    its own box instead of widening the whole page."""
+    process, url = start_server(
+        {"DIGITREC_DATA_DIR": str(tmp_path), "DIGITREC_ADMIN_TOKEN": "s3cret-for-the-page"}, workers=1
+    )
+    try:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            has_touch=True,
+            extra_http_headers={"Authorization": "Bearer s3cret-for-the-page"},
+        )
+        page = context.new_page()
+        for path in ("/admin/models", "/admin"):
+            page.goto(url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.goto(url + "/admin/models")
+        sync_api.expect(page.get_by_test_id("version-1")).to_be_visible()
+        screenshot(page, "admin-models-390x844.png")
+        context.close()
+    finally:
+        stop_server(process)
