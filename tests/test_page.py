@@ -280,6 +280,11 @@ def test_examples_are_read_with_one_click(phone):
     screenshot(phone, "example-360x780.png")
 
 
+def test_take_a_photo_is_offered_on_a_phone_only(desktop, phone):
+    sync_api.expect(phone.get_by_test_id("camera-button")).to_be_visible()
+    sync_api.expect(desktop.get_by_test_id("camera-button")).to_be_hidden()
+
+
 def test_upload_a_transparent_png_and_a_jpeg_photo(desktop, pictures):
     desktop.get_by_test_id("upload-input").set_input_files(str(pictures["transparent"]))
     wait_for_answer(desktop, "3")
