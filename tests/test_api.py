@@ -98,7 +98,14 @@ def test_empty_body(client):
 
 def test_malformed_json(client):
     response = client.post("/api/v1/predict", data="{not json", content_type="application/json")
-    assert_json_error(response, 400, "malformed_json")
+    assert "not valid JSON" in assert_json_error(response, 400, "malformed_json")["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/predict", "/api/v1/feedback"])
+def test_a_json_null_is_json_but_not_an_object(client, path):
+    """null is valid JSON: the message says what it is, not that it is not JSON."""
+    response = client.post(path, data="null", content_type="application/json")
+    assert "JSON, but null, not an object" in assert_json_error(response, 400, "malformed_json")["message"]
 
 
 @pytest.mark.parametrize("payload", [{}, {"image": 7}, {"image": ""}, {"img": "abc"}, [1, 2]])

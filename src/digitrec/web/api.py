@@ -236,17 +236,19 @@ def openapi():
     return jsonify(openapi_spec(recognizer().version))
 
 
+NOT_JSON = object()  # what json_body gives for a body that is not JSON (JSON's null is None)
+
+
 def json_body():
-    """The parsed JSON body, or None if it is not JSON (nesting too deep included). Parsed
-    once per request: a chunked body can be read only once."""
+    """The parsed JSON body, or NOT_JSON if it is not JSON (nesting too deep included).
+    Parsed once per request: a chunked body can be read only once."""
     if "json_body" not in g:
         try:
-            if request.content_length is None:  # chunked: read to the limit, 413 past it
-                g.json_body = json.loads(_raw_body())
-            else:
-                g.json_body = request.get_json(silent=True)
+            # Read to the limit (413 past it) whether chunked or not; Flask's get_json
+            # cannot tell a body of "null" from one that is not JSON.
+            g.json_body = json.loads(_raw_body())
         except (ValueError, RecursionError):
-            g.json_body = None
+            g.json_body = NOT_JSON
     return g.json_body
 
 
@@ -291,7 +293,7 @@ def not_an_object(payload, how_to_send: str) -> RequestProblem:
     kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number", float: "a number"}
     what = (
         "not valid JSON"
-        if payload is None
+        if payload is NOT_JSON
         else f"JSON, but {kinds.get(type(payload), 'null')}, not an object"
     )
     return RequestProblem(400, "malformed_json", f"The body is {what}. " + how_to_send)
