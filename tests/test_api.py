@@ -115,6 +115,17 @@ def test_json_without_an_image_string(client, payload):
     assert_json_error(response, 400, code)
 
 
+def test_base64_as_tools_write_it(client, digit_images):
+    """Wrapped at 76 characters (the `base64` command), or URL-safe without padding."""
+    raw = digit_images[3]
+    wrapped = base64.encodebytes(raw).decode()  # a newline every 76 characters
+    url_safe = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    for text in (wrapped, url_safe, "data:image/png;base64," + wrapped):
+        response = client.post("/api/v1/predict", json={"image": text})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["digit"] == 3
+
+
 def test_bad_base64(client):
     assert_json_error(client.post("/api/v1/predict", json={"image": "###"}), 400, "bad_base64")
 

@@ -299,6 +299,9 @@ def not_an_object(payload, how_to_send: str) -> RequestProblem:
     return RequestProblem(400, "malformed_json", f"The body is {what}. " + how_to_send)
 
 
+URL_SAFE = str.maketrans("-_", "+/")
+
+
 def _image_from_json(payload, how_to_send: str) -> bytes:
     if not isinstance(payload, dict):
         raise not_an_object(payload, how_to_send)
@@ -314,8 +317,11 @@ def _image_from_json(payload, how_to_send: str) -> bytes:
             raise RequestProblem(
                 415, "unsupported_media_type", "The data URL must be a base64 image/* data URL."
             )
+    # What tools write is accepted too: lines wrapped (the `base64` command, MIME), the
+    # URL-safe alphabet (- and _), the padding left off.
+    text = "".join(text.split()).translate(URL_SAFE)
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise RequestProblem(400, "bad_base64", "The 'image' field is not valid base64.") from None
 
