@@ -92,8 +92,9 @@ def test_missing_multipart_field(client):
     assert_json_error(response, 400, "missing_image")
 
 
-def test_empty_body(client):
-    assert_json_error(client.post("/api/v1/predict"), 400, "missing_image")
+@pytest.mark.parametrize("path", ["/api/v1/predict", "/api/v1/feedback"])
+def test_empty_body(client, path):
+    assert_json_error(client.post(path), 400, "missing_image")
 
 
 def test_malformed_json(client):

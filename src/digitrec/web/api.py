@@ -81,6 +81,8 @@ def feedback():
         fields, from_form = json_body(), False
         if not isinstance(fields, dict):
             raise not_an_object(fields, HOW_TO_CORRECT)
+    elif not request.mimetype and not request.content_length:  # as for a prediction
+        raise RequestProblem(400, "missing_image", "The request has no body. " + HOW_TO_CORRECT)
     else:
         raise RequestProblem(415, "unsupported_media_type", HOW_TO_CORRECT)
     request_id = fields.get("request_id")
