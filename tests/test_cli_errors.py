@@ -112,3 +112,12 @@ def test_corrections_that_cannot_be_read(tmp_path):
 def test_serve_with_a_bad_setting(variable, value):
     result = run_cli("serve", "--port", "0", env={variable: value})
     assert_one_sentence(result, 2, variable, repr(value))
+
+
+@pytest.mark.parametrize("number", ["abc", "0", "-1"])
+def test_promoting_something_that_is_not_a_version_number(number, tmp_path):
+    """Click's own message for a range ("'abc' is not a valid integer range") said nothing
+    a person could act on."""
+    result = run_cli("model", "promote", "--", number, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"'{number}' is not a version number" in result.stderr and "digitrec model list" in result.stderr

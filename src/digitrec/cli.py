@@ -315,8 +315,23 @@ def model_list() -> None:
         click.echo(line)
 
 
+class VersionNumber(click.ParamType):
+    """A model version's number, as `digitrec model list` shows it."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or (str(value).isascii() and str(value).isdigit() and int(value) >= 1):
+            return int(value)
+        self.fail(
+            f"{value!r} is not a version number: give one that `digitrec model list` shows, e.g. 2.",
+            param,
+            ctx,
+        )
+
+
 @model_group.command("promote")
-@click.argument("number", type=click.IntRange(1))
+@click.argument("number", type=VersionNumber())
 def model_promote(number: int) -> None:
     """Make version NUMBER the one every server answers with (within DIGITREC_MODEL_POLL s)."""
     version = _model_versions().promote(number, _who())
