@@ -409,3 +409,12 @@ def test_a_typed_number_is_checked(feedback_app, store, forty_two):
         in post_json(client, image=data_url(forty_two), correct_number="42").get_json()["error"]["message"]
     )
     assert store.number_corrections() == [] and store.count() == 0
+
+
+def test_a_digit_sent_back_as_what_it_was_read_is_not_counted_as_a_mistake(feedback_app, store, digit_images):
+    """The API keeps it (a confirmed example), but the admin page's mistakes are mistakes."""
+    client = feedback_app.test_client()
+    assert post_json(client, image=data_url(digit_images[8]), correct=8).status_code == 201
+    assert post_json(client, image=data_url(digit_images[8]), correct=3).status_code == 201
+    assert store.count() == 2
+    assert store.pair_counts() == [(8, 3, 1)]

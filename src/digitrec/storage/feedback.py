@@ -366,9 +366,11 @@ class FeedbackStore:
             return session.scalar(select(func.count()).select_from(Correction)) or 0
 
     def pair_counts(self) -> list[tuple[int, int, int]]:
-        """(predicted, correct, how many), most frequent first."""
+        """(predicted, correct, how many), most frequent first: the mistakes. A digit sent
+        back as what it was read (a confirmation) is kept as an example, not a mistake."""
         query = (
             select(Correction.predicted, Correction.correct, func.count())
+            .where(Correction.predicted != Correction.correct)
             .group_by(Correction.predicted, Correction.correct)
             .order_by(func.count().desc(), Correction.predicted, Correction.correct)
         )
