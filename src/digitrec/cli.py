@@ -124,13 +124,17 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
         try:
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             answer = answer_json(recognizer, data, number)
-            text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
-                ", does not look like a digit"
-                if any(d["not_digit"] > d["confidence"] for d in answer["digits"])
-                else ", not sure"
-                if answer["uncertain"]
-                else ""
-            )
+            if len(answer["digits"]) == 1 and answer["not_digit"] > answer["confidence"]:
+                # Led by what it is, not by a digit the model gives under 50 %.
+                text = f"{name}: does not look like a digit (best guess {answer['digit']}, {answer['confidence']:.1%})"
+            else:
+                text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
+                    ", one of its digits does not look like a digit"
+                    if any(d["not_digit"] > d["confidence"] for d in answer["digits"])
+                    else ", not sure"
+                    if answer["uncertain"]
+                    else ""
+                )
             if "looks_like_number" in answer:
                 text += f"; it looks like the number {answer['looks_like_number']}: use --number"
             row = {"file": name, **answer, "model": recognizer.version}

@@ -68,10 +68,10 @@ MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strok
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
 # A sheet photographed on a desk: the largest bright region, with its writing filled in,
 PAPER_STEP = 8  # grey levels (of 255 between the darkest and the lightest) from pixel to pixel
-SHEET_SHARE = 0.2  # ... at least this share of the picture
+SHEET_SHARE = 0.03  # ... at least this share of the picture (a sticky note far off: 4 %)
 MIN_DESK_SHARE = 0.03  # ... with at least this much desk beyond it,
 MIN_SHEET_WRITING = 0.002  # ... holding writing (this share of the picture at least,
-MAX_SHEET_WRITING = 0.15  # ... and at most this share of the sheet),
+MAX_SHEET_WRITING = 0.3  # ... and at most this share of the sheet),
 SHEET_SOLIDITY = 0.9  # ... as convex as a sheet: filling this share of its convex hull,
 SHEET_SQUARENESS = 0.85  # ... and of the smallest rectangle round it (an ellipse fills 79 %),
 SHEET_CONTRAST = 0.3  # ... the desk darker by this share of the paper's level,
@@ -195,6 +195,8 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     # The thumbnail averaged (not every n-th pixel), so that the paper is smooth to follow.
     smooth = cv2.resize(image, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_AREA)
     sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
+    if sheet is None and smooth.ndim == 3:  # a coloured note (yellow is dark in blue): its lightness
+        sheet = _sheet_on_desk(smooth.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]))
     if sheet is None:
         sign = _ink_sign(grey)  # +1: ink darker than paper
         background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
@@ -228,7 +230,7 @@ def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     reaches the picture's edge (not the slow fall of light towards a corner), and it holds
     writing. A bold digit cut close leaves paper only in pieces round it, none holding ink.
     """
-    if min(grey.shape) < 16:
+    if min(grey.shape) < MIN_RULED_SIDE:  # a 28x28 or a small crop is no photo of a desk
         return None
     levels = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     _, bright = cv2.threshold(levels, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
