@@ -30,6 +30,21 @@ def png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def fat(digit: np.ndarray, pen: int) -> np.ndarray:
+    """The 28x28 digit enlarged to 280 px and drawn with a round pen ``pen`` px wider."""
+    return cv2.dilate(
+        cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
+    )
+
+
+def canvas_of(ink: np.ndarray) -> bytes:
+    """The same strokes on a transparent canvas: no polarity or light to guess."""
+    canvas = np.zeros((*ink.shape, 4), np.uint8)
+    canvas[..., 3] = ink
+    return png(canvas)
+
+
 @pytest.fixture(scope="module")
 def digits(mnist_test_set):
     images, labels = mnist_test_set
@@ -93,13 +108,8 @@ def test_fat_strokes_on_paper_are_not_taken_for_uneven_light(mnist_test_set):
     (the light correction once hollowed out 3 of these 100). A transparent canvas, which
     needs no light correction, gives the reference."""
     for digit in mnist_test_set[0][:100]:
-        fat = cv2.dilate(
-            cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
-            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (19, 19)),
-        )
-        canvas = np.zeros((280, 280, 4), np.uint8)
-        canvas[..., 3] = fat
-        assert aligned_difference(mnist_style(png(255 - fat)), mnist_style(png(canvas))) < 0.02
+        strokes = fat(digit, 19)
+        assert aligned_difference(mnist_style(png(255 - strokes)), mnist_style(canvas_of(strokes))) < 0.02
 
 
 def test_uneven_light_is_evened_out(digits):
@@ -217,15 +227,10 @@ def test_a_bold_digit_filling_the_frame_keeps_its_polarity_and_its_strokes(mnist
     """Most of a tight crop of a bold digit is ink: the paper is told by the border, and
     the fat strokes are not taken for shadow and hollowed out."""
     for digit in mnist_test_set[0][:50]:
-        bold = cv2.dilate(
-            cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
-            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (23, 23)),
-        )
+        bold = fat(digit, 23)
         ys, xs = np.nonzero(bold > 40)
         crop = bold[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-        canvas = np.zeros((*crop.shape, 4), np.uint8)
-        canvas[..., 3] = crop  # the same strokes on a transparent canvas: no polarity to guess
-        assert aligned_difference(mnist_style(png(255 - crop)), mnist_style(png(canvas))) < 0.03
+        assert aligned_difference(mnist_style(png(255 - crop)), mnist_style(canvas_of(crop))) < 0.03
 
 
 def test_a_small_digit_drawn_with_a_broad_brush_is_refused_with_write_it_bigger():
@@ -262,13 +267,8 @@ def test_a_bold_light_digit_on_a_dark_ground_is_not_taken_for_a_sheet(mnist_test
     sheet with writing on a desk is; it must stay a digit (two bold 8s were read as 1s, their
     loops taken for the writing)."""
     for digit in mnist_test_set[0][:50]:
-        bold = cv2.dilate(
-            cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC),
-            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (23, 23)),
-        )
-        canvas = np.zeros((280, 280, 4), np.uint8)
-        canvas[..., 3] = bold
-        assert aligned_difference(mnist_style(png(bold)), mnist_style(png(canvas))) < 0.03
+        bold = fat(digit, 23)
+        assert aligned_difference(mnist_style(png(bold)), mnist_style(canvas_of(bold))) < 0.03
 
 
 @pytest.mark.parametrize(
