@@ -122,10 +122,11 @@ def wait_for_answer(page, expected: str, testid: str = "result-digit") -> None:
     sync_api.expect(page.get_by_test_id(testid)).to_have_text(expected, timeout=10_000)
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, full_page: bool = True) -> Path:
+    """The whole page, or with ``full_page=False`` what the person sees on the screen."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -316,8 +317,7 @@ def test_on_a_phone_the_answer_to_a_picture_comes_into_view(browser, live_server
     page.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
     wait_for_answer(page, "5")
     page.wait_for_function(ANSWER_IN_VIEW)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "picture-answer-360x640.png"))  # what the person sees
+    screenshot(page, "picture-answer-360x640.png", full_page=False)
     page.evaluate(TO_THE_BOTTOM)
     page.get_by_test_id("upload-input").set_input_files(str(pictures["text"]))
     sync_api.expect(page.get_by_test_id("error-message")).to_contain_text("not an image")

@@ -47,8 +47,8 @@ MNIST_C_FLOORS = {
 }
 
 
-# Paper variants below the bar of 98 % right and none refused: (least right, most refused).
-PAPER_FLOORS = {"curled_notebook": (0.98, 1), "paper_on_desk": (0.98, 3), "shadow_across": (0.98, 5)}
+# Paper variants allowed a few refusals (the others: none), below.
+PAPER_REFUSALS = {"curled_notebook": 1, "paper_on_desk": 3, "shadow_across": 5}
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +115,8 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
             refused += 1
     accuracy = float(np.mean([p == label for p, label in zip(predicted, labels)]))
     print(f"{variant}: {accuracy:.2%} of {SAMPLE}, {refused} refused")
-    least, most_refused = PAPER_FLOORS.get(variant, (0.98, 0))
-    assert accuracy >= least, f"{variant}: {accuracy:.2%} < {least:.1%}"
-    assert refused <= most_refused, refused
+    assert accuracy >= 0.98, f"{variant}: {accuracy:.2%} < 98%"
+    assert refused <= PAPER_REFUSALS.get(variant, 0), refused
 
 
 @pytest.mark.slow

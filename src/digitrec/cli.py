@@ -325,8 +325,9 @@ class VersionNumber(click.ParamType):
     name = "number"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int) or (str(value).isascii() and str(value).isdigit() and int(value) >= 1):
-            return int(value)
+        text = str(value)
+        if text.isascii() and text.isdigit() and int(text) >= 1:
+            return int(text)
         self.fail(
             f"{value!r} is not a version number: give one that `digitrec model list` shows, e.g. 2.",
             param,

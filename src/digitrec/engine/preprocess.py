@@ -63,7 +63,8 @@ RULING_TILT = 8.0
 FOLLOW_PASSES = 3  # ... followed along the straight guess, then twice along the curve found
 RULING_THIN = 0.025
 LONE_RULING_SPAN = 0.9  # an upright line with no other beside it is a ruling only across this much
-MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a thumbnail) have no rulings to find
+MIN_RULED_SIDE = 64  # px: smaller images (a 28x28 digit, a crop) are no photos of a page: no
+# rulings, no desk round a sheet, no shadow across the border
 MAX_RULED_SHARE = 0.25  # more of the image in level runs than this: broad strokes, not rulings
 MAX_RULINGS = 64  # candidate lines looked at, the strongest first
 # A sheet photographed on a desk: the largest bright region, with its writing filled in,
@@ -221,14 +222,16 @@ def ink_map(image: np.ndarray) -> np.ndarray:
 
 def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """A photo that shows the desk (or a floor, a darker page) beyond the sheet the writing
-    is on: (the sheet's paper, the whole sheet with its writing), both bool on ``grey`` (a
-    thumbnail: its darkest channel); None when the paper fills the picture.
+    is on: (the sheet's paper, the whole sheet with its writing), both bool on ``grey`` (an
+    averaged thumbnail: its darkest channel, or its lightness); None when the paper fills
+    the picture.
 
     The border ring would take the desk for the paper and the sheet for ink. The sheet is
-    the largest bright region, followed as far as the light changes smoothly; it counts when, with the writing it holds filled in, it is
-    convex as a sheet of paper is, its edge is a sharp step down to a darker surround that
-    reaches the picture's edge (not the slow fall of light towards a corner), and it holds
-    writing. A bold digit cut close leaves paper only in pieces round it, none holding ink.
+    the largest bright region, followed as far as the light changes smoothly; it counts
+    when, with the writing it holds filled in, it is four-sided as a sheet of paper is, its
+    edge is a sharp step down to a darker surround that runs along the picture's edges
+    (not the slow fall of light towards a corner), and it holds writing. A bold digit cut
+    close leaves paper only in pieces round it, none holding ink.
     """
     if min(grey.shape) < MIN_RULED_SIDE:  # a 28x28 or a small crop is no photo of a desk
         return None
