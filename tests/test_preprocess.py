@@ -271,6 +271,48 @@ def test_a_bold_light_digit_on_a_dark_ground_is_not_taken_for_a_sheet(mnist_test
         assert aligned_difference(mnist_style(png(bold)), mnist_style(canvas_of(bold))) < 0.03
 
 
+def test_a_digit_cut_close_to_its_ink_is_no_sheet_on_a_desk(mnist_test_set):
+    """A digit cropped to its ink box (a form scanner's crop, upscaled): with its strokes
+    closed over, the paper between them can look like a sheet, and the strokes cut by the
+    edges like the desk round it (a "3" was read as a "2" so, while small notes were being
+    found). The desk must run along the edges unbroken: no sheet in any of these 600."""
+    from digitrec.engine.preprocess import _sheet_on_desk
+
+    for index, digit in enumerate(mnist_test_set[0][:300]):
+        for crop in (renderings.tight_crop_32_binary, renderings.tight_crop_16):
+            pixels = decode(crop(digit, np.random.default_rng(index))).astype(np.float32)
+            pixels = pixels if pixels.ndim == 2 else pixels.min(axis=2)
+            # The thumbnail the sheet is looked for on (ink_map's): about 64 px each way.
+            size = (
+                pixels.shape[1] // max(1, pixels.shape[1] // 64),
+                pixels.shape[0] // max(1, pixels.shape[0] // 64),
+            )
+            assert _sheet_on_desk(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)) is None, index
+
+
+def note_photo(digit, rng, note, desk=(38, 62, 92), margin=20) -> bytes:
+    """A phone photo (JPEG) of ``digit`` written on a square sticky note (BGR colour
+    ``note``) on an even desk (``desk``, wood by default), its ink box ``margin`` px from
+    the note's edges."""
+    ground = np.clip(np.float32(desk) + rng.normal(0, 6, (480, 640, 1)), 0, 255)
+    size = int(rng.integers(110, 150))
+    ys, xs = np.nonzero(digit > 40)
+    box = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    scale = (size - 2 * margin) / max(box.shape)
+    ink = cv2.resize(box, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    paper = np.tile(np.float32(note), (size, size, 1))
+    top, left = (size - ink.shape[0]) // 2, (size - ink.shape[1]) // 2
+    region = paper[top : top + ink.shape[0], left : left + ink.shape[1]]
+    region[:] = region * (1 - ink[..., None]) + np.float32([60, 40, 40]) * ink[..., None]
+    y, x = int(rng.integers(60, 480 - size - 60)), int(rng.integers(60, 640 - size - 60))
+    ground[y : y + size, x : x + size] = paper
+    _, jpeg = cv2.imencode(".jpg", np.clip(ground, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return jpeg.tobytes()
+
+
+FIRST_TEN = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the labels of the first ten MNIST test digits
+
+
 @pytest.mark.parametrize(
     "note", [(90, 225, 250), (200, 170, 250), (245, 245, 245)], ids=["yellow", "pink", "white"]
 )
@@ -279,19 +321,24 @@ def test_a_small_note_on_a_desk_is_read_not_taken_for_the_ink(digits, recognizer
     wooden desk: the whole note was taken for the ink and the answer was "does not look
     like a digit" (a new user's trial: 1 of 10 yellow notes read). Yellow is dark in blue,
     so the note is also looked for by its lightness."""
-    labels = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the first ten MNIST test digits
     for seed, digit in enumerate(digits[:10]):
-        rng = np.random.default_rng(seed)
-        desk = np.clip(np.float32([38, 62, 92]) + rng.normal(0, 6, (480, 640, 1)), 0, 255)
-        size = int(rng.integers(110, 150))
-        ink = (
-            cv2.resize(digit, (size - 40, size - 40), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-        )
-        paper = np.tile(np.float32(note), (size, size, 1))
-        paper[20:-20, 20:-20] = (
-            paper[20:-20, 20:-20] * (1 - ink[..., None]) + np.float32([60, 40, 40]) * ink[..., None]
-        )
-        y, x = int(rng.integers(60, 480 - size - 60)), int(rng.integers(60, 640 - size - 60))
-        desk[y : y + size, x : x + size] = paper
-        _, jpeg = cv2.imencode(".jpg", np.clip(desk, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
-        assert recognizer.recognize(jpeg.tobytes()).digit == labels[seed], seed
+        photo = note_photo(digit, np.random.default_rng(seed), note)
+        assert recognizer.recognize(photo).digit == FIRST_TEN[seed], seed
+
+
+def test_a_note_the_digit_nearly_fills_is_read(digits, recognizer):
+    """The digit written across the whole note, its ink 12 px from the note's edges, on
+    wood and on a light grey desk. The strokes cut the note into pieces on the thumbnail
+    where the sheet is looked for (so no sheet was found and the note was taken for the
+    ink), and on a lit grey desk the desk was taken for the paper: 11 of these 20 were
+    read before, 19 now. On ``renderings.note_on_desk`` (the ink 10-40 px from the edges
+    of a larger note): 87 -> 95 % of 200."""
+    read = [
+        recognizer.recognize(
+            note_photo(digit, np.random.default_rng(seed), (245, 245, 245), desk, margin=12)
+        ).digit
+        == FIRST_TEN[seed]
+        for desk in ((38, 62, 92), (140, 140, 135))
+        for seed, digit in enumerate(digits[:10])
+    ]
+    assert sum(read) >= 19, read

@@ -73,10 +73,14 @@ SHEET_SHARE = 0.03  # ... at least this share of the picture (a sticky note far 
 MIN_DESK_SHARE = 0.03  # ... with at least this much desk beyond it,
 MIN_SHEET_WRITING = 0.002  # ... holding writing (this share of the picture at least,
 MAX_SHEET_WRITING = 0.3  # ... and at most this share of the sheet),
+NOTCH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # strokes to the edge, on the thumbnail
 SHEET_SOLIDITY = 0.9  # ... as convex as a sheet: filling this share of its convex hull,
-SHEET_SQUARENESS = 0.85  # ... and of the smallest rectangle round it (an ellipse fills 79 %),
+SHEET_SQUARENESS = 0.8  # ... and of the smallest rectangle round it (an ellipse fills 79 %),
+SHEET_CORNER = 0.02  # ... its outline, within this share of its length, a polygon of
+MAX_SHEET_CORNERS = 6  # ... at most this many corners (four, or the picture's cutting it),
 SHEET_CONTRAST = 0.3  # ... the desk darker by this share of the paper's level,
-DESK_REACH = 0.3  # ... along the picture's edges for this share of its shorter side at least,
+DESK_REACH = 0.5  # ... along the picture's edges, unbroken, for this share of its shorter side,
+LIT_DESK_EDGE = 0.1  # ... dark where it meets the picture's edges but for this share,
 DESK_SPREAD = 0.7  # ... evenly: 80 % of the desk within this share of that difference,
 SHEET_STEP = 0.5  # ... and this share of that difference is a step at its edge
 SHEET_EDGE = 0.03  # the sheet's edge (and its shadow) left out: this share of the side
@@ -231,70 +235,114 @@ def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     when, with the writing it holds filled in, it is four-sided as a sheet of paper is, its
     edge is a sharp step down to a darker surround that runs along the picture's edges
     (not the slow fall of light towards a corner), and it holds writing. A bold digit cut
-    close leaves paper only in pieces round it, none holding ink.
+    close leaves paper only in pieces round it, none holding ink. Where a lit desk is the
+    largest bright region, the sheet is the brighter one it goes round.
     """
     if min(grey.shape) < MIN_RULED_SIDE:  # a 28x28 or a small crop is no photo of a desk
         return None
     levels = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     _, bright = cv2.threshold(levels, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    paper, sheet = _sheet_from(grey, levels, bright)
+    if sheet is None and paper is not None:  # a lit desk, maybe: what it goes round
+        _, sheet = _sheet_from(grey, levels, bright & ~paper, least=SHEET_SHARE)
+    return sheet
+
+
+def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least: float = 0.0):
+    """``_sheet_on_desk`` from the largest region of ``bright`` (if it covers the share
+    ``least`` of the picture): (the paper followed from it, (paper, sheet) when they pass
+    for a sheet on a desk, else None)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.view(np.uint8), connectivity=4)
     if count < 2:
-        return None
+        return None, None
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[largest, cv2.CC_STAT_AREA] < least * grey.size:
+        return None, None
     # The paper: followed from deep inside that region for as long as the light changes
     # smoothly, over the dim parts of the page too (which may be as dark as a lit desk),
     # up to the steps at the strokes and at the sheet's edge.
     depth = cv2.distanceTransform((labels == largest).view(np.uint8), cv2.DIST_L2, 3)
     seed = np.unravel_index(int(np.argmax(depth)), depth.shape)
-    filled = np.zeros((grey.shape[0] + 2, grey.shape[1] + 2), np.uint8)
-    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
-    cv2.floodFill(levels, filled, (int(seed[1]), int(seed[0])), 0, PAPER_STEP, PAPER_STEP, flags)
-    paper = filled[1:-1, 1:-1].view(bool)
-    # The sheet: the paper with what it encloses (the writing) filled in.
-    outline, _ = cv2.findContours(paper.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+
+    def follow(image: np.ndarray) -> np.ndarray:
+        filled = np.zeros((grey.shape[0] + 2, grey.shape[1] + 2), np.uint8)
+        flags = 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+        cv2.floodFill(image, filled, (int(seed[1]), int(seed[0])), 0, PAPER_STEP, PAPER_STEP, flags)
+        return filled[1:-1, 1:-1]
+
+    paper = follow(levels).view(bool)
+    # The sheet: the paper with what it encloses (the writing) filled in. On a small note
+    # the strokes cut the paper into pieces, and run to its edges: followed again with
+    # the strokes closed over, and the notches they leave at the edges closed.
+    whole = follow(cv2.morphologyEx(levels, cv2.MORPH_CLOSE, NOTCH)) | paper.view(np.uint8)
+    closed = cv2.morphologyEx(whole, cv2.MORPH_CLOSE, NOTCH)
+    outline, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     sheet = np.zeros(grey.shape, np.uint8)
     cv2.drawContours(sheet, outline, -1, 1, cv2.FILLED)
     sheet = sheet.view(bool)
     desk = ~sheet
-    share, writing = sheet.mean(), (sheet & ~paper).mean()
-    if not (SHEET_SHARE <= share <= 1 - MIN_DESK_SHARE):
-        return None
-    if not MIN_SHEET_WRITING <= writing <= MAX_SHEET_WRITING * share:  # a filled "0" is no sheet
-        return None
+    share, writing = sheet.mean(), sheet & ~paper
+    if not (SHEET_SHARE <= share <= 1 - MIN_DESK_SHARE) or not desk.any():
+        return paper, None
+    paper_level, desk_level = float(np.median(grey[paper])), float(np.median(grey[desk]))
+    # Writing, of which there is not too much: what is as dark as the desk. The bright
+    # inside of a "0" cut off from the rest of a small note counts as writing, not as too
+    # much of it; the dark hole of a light "0" on a dark ground does.
+    dark = writing & (grey < (paper_level + desk_level) / 2)
+    if writing.mean() < MIN_SHEET_WRITING or dark.mean() > MAX_SHEET_WRITING * share:
+        return paper, None
     # Cut by the picture's edges or not, a sheet is a four-sided shape, seen a little
-    # askew; a bold light digit on a dark ground (its loops "writing") is rounder.
+    # askew; a bold light digit on a dark ground (its loops "writing") is rounder: its
+    # outline has no corners (a small sheet's are blunted on the thumbnail).
     points = np.concatenate(outline)
+    hull = cv2.convexHull(points)
     area = float(sheet.sum())
     (_, (side, other), _) = cv2.minAreaRect(points)
+    corners = len(cv2.approxPolyDP(hull, SHEET_CORNER * cv2.arcLength(hull, True), True))
     if (
-        area < SHEET_SOLIDITY * cv2.contourArea(cv2.convexHull(points))
+        area < SHEET_SOLIDITY * cv2.contourArea(hull)
         or area < SHEET_SQUARENESS * side * other
+        or corners > MAX_SHEET_CORNERS
     ):
-        return None
-    paper_level, desk_level = float(np.median(grey[paper])), float(np.median(grey[desk]))
+        return paper, None
     if paper_level - desk_level < SHEET_CONTRAST * paper_level:
-        return None
-    # The desk runs along the picture's edges; a stroke cut by the edge only crosses it.
-    along_edges = np.concatenate([desk[0], desk[-1], desk[1:-1, 0], desk[1:-1, -1]]).sum()
-    if along_edges < DESK_REACH * min(grey.shape):
-        return None
+        return paper, None
+    # The desk runs along the picture's edges, all the way; strokes cut by the edges (the
+    # paper between them closed over) only cross it here and there.
+    border = np.concatenate([grey[0], grey[1:, -1], grey[-1, -2::-1], grey[-2:0:-1, 0]])
+    on_desk = np.concatenate([desk[0], desk[1:, -1], desk[-1, -2::-1], desk[-2:0:-1, 0]])
+    if _longest_run(on_desk) < DESK_REACH * min(grey.shape):
+        return paper, None
+    # ... and is dark there: not the paper round a loop cut close (a "0" cut to its ink).
+    if (border[on_desk] > (paper_level + desk_level) / 2).mean() > LIT_DESK_EDGE:
+        return paper, None
     # A desk is evenly dark; what a page's light leaves dim towards its edges (with its
     # rulings) spreads over a range as wide as its difference from the paper.
     low, high = np.percentile(grey[desk], [10, 90])
     if high - low > DESK_SPREAD * (paper_level - desk_level):
-        return None
+        return paper, None
     # A sheet's edge is a step: from the paper just inside it (which the light may have
     # dimmed) to the desk, most of the difference is made within a few px of the edge.
     ring = np.ones((5, 5), np.uint8)
     inside = sheet & ~cv2.erode(sheet.view(np.uint8), ring).view(bool) & paper
     outside = cv2.dilate(sheet.view(np.uint8), ring).view(bool) & desk
     if not inside.any() or not outside.any():
-        return None
+        return paper, None
     edge_level = float(np.median(grey[inside]))
     step = edge_level - float(np.median(grey[outside]))
     if step < SHEET_STEP * (edge_level - desk_level):
-        return None
-    return paper, sheet
+        return paper, None
+    return paper, (paper, sheet)
+
+
+def _longest_run(ring: np.ndarray) -> int:
+    """The longest run of True in ``ring``, read round (its end joins its start)."""
+    if ring.all():
+        return len(ring)
+    start = int(np.argmin(ring))  # begin at a False, so that no run is cut in two
+    padded = np.concatenate([[False], np.roll(ring, -start), [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max(initial=0))
 
 
 def _on_sheet(sheet: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

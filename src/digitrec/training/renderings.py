@@ -174,6 +174,30 @@ def paper_on_desk(digit, rng) -> bytes:
     return _encode(np.clip(out, 0, 255).astype(np.uint8), "JPEG", quality=80)
 
 
+NOTES = ([250, 235, 120], [250, 190, 205], [240, 238, 232], [175, 225, 245])  # yellow, pink, white, blue
+
+
+def note_on_desk(digit, rng) -> bytes:
+    """A phone photo of a sticky note on a desk with the digit written to fill 60-85 % of
+    it (its strokes 10-40 px from the note's edges), the note turned a little and seen
+    slightly askew, a fifth to half of the picture's height."""
+    photo, (x, y, w, h), light = _digit_photo(digit, rng)
+    side = max(w, h) / rng.uniform(0.6, 0.85)
+    centre = np.float32([x + w / 2, y + h / 2]) + rng.uniform(-0.06, 0.06, 2) * side
+    turn = np.deg2rad(rng.uniform(-8, 8))
+    square = np.float32([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * side / 2
+    square = square @ np.float32([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+    corners = centre + square + rng.uniform(-0.04, 0.04, (4, 2)) * side  # perspective
+    note = np.zeros((480, 640), np.uint8)
+    cv2.fillPoly(note, [np.round(corners).astype(np.int32)], 255)
+    note = cv2.GaussianBlur(note, (0, 0), 1.0)[..., None] / 255.0
+    tint = np.float32(NOTES[int(rng.integers(len(NOTES)))]) / np.float32([235, 228, 215])
+    desk = np.float32(DESKS[int(rng.integers(len(DESKS)))]) * rng.uniform(0.8, 1.15) * light[..., None]
+    desk = desk + rng.normal(0, 6, (480, 640, 1))
+    out = photo * tint * note + desk * (1 - note)
+    return _encode(np.clip(out, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
 def shadow_across(digit, rng) -> bytes:
     """A phone photo with the shadow of the phone or a hand across part of the page: a
     straight, soft edge through the picture that misses the digit, 15-40 % darker."""
@@ -429,6 +453,7 @@ def curled_notebook(digit, rng) -> bytes:
 
 PAPER_VARIANTS = {
     "paper_on_desk": paper_on_desk,
+    "note_on_desk": note_on_desk,
     "shadow_across": shadow_across,
     "lined_paper": lined_paper,
     "squared_paper": squared_paper,
