@@ -200,6 +200,26 @@ def train(
 
 
 @main.command()
+@click.argument("members", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--data", type=click.Path(file_okay=False), help="MNIST folder (or $DIGITREC_DATA).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="ONNX file to write.")
+def ensemble(members: tuple[str, ...], data: str | None, out: str) -> None:
+    """Average trained models (their ONNX files, weights beside them) into one ONNX model."""
+    from digitrec.errors import require
+
+    for module in ("tensorflow", "keras", "tf2onnx", "onnx", "scipy"):
+        require(module, "train", "Combining models")
+    from digitrec.training.ensemble import combine
+
+    card = combine([Path(m) for m in members], data, Path(out))
+    click.echo(
+        f"Wrote {out} ({len(members)} models averaged) and its model card: test accuracy "
+        f"{card['test_accuracy']:.2%}, through the engine {card['test_accuracy_through_engine']:.2%}, "
+        f"ECE {card['test_ece_15_bins']:.2%}."
+    )
+
+
+@main.command()
 @click.option("--data", type=click.Path(file_okay=False), help="MNIST folder (or $DIGITREC_DATA).")
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model (default: shipped).")
 @click.option("--report", type=click.Path(file_okay=False), help="Also write PNG plots here.")

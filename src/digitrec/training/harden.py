@@ -28,9 +28,8 @@ from digitrec.training.train import (
     CLASSES,
     NOT_A_DIGIT,
     Hyperparameters,
-    build_model,
     calibrate_and_export,
-    load_weights,
+    load_model,
     negative_counts,
     save_weights,
     split,
@@ -75,8 +74,7 @@ def harden(
     x_val = np.concatenate([through_engine(data.train_images[val_idx]), neg_val])
     y_val = np.concatenate([data.train_labels[val_idx], np.full(len(neg_val), NOT_A_DIGIT, np.uint8)])
 
-    model = build_model(hp.dropout)
-    load_weights(model, weights_path(base))
+    model = load_model(weights_path(base), hp.dropout)
     epoch_size = len(x_digits) + len(neg)
     steps = hs.epochs * -(-epoch_size // hp.batch_size)
     model.compile(

@@ -40,9 +40,8 @@ from digitrec.training.train import (
     CLASSES,
     NOT_A_DIGIT,
     Hyperparameters,
-    build_model,
     calibrate_and_export,
-    load_weights,
+    load_model,
     save_weights,
     split,
     through_engine,
@@ -151,8 +150,7 @@ def retrain(
     y_val = np.concatenate([data.train_labels[val_idx], np.full(len(neg_val), NOT_A_DIGIT, np.uint8)])
 
     # --- fine-tuning: the active weights, a small constant rate, a few passes.
-    model = build_model(hp.dropout)
-    load_weights(model, io.BytesIO(weights))
+    model = load_model(io.BytesIO(weights), hp.dropout)
     model.compile(
         optimizer=keras.optimizers.AdamW(rs.learning_rate, weight_decay=hp.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),

@@ -54,10 +54,21 @@ class Hyperparameters:
     augmentation: Augmentation = field(default_factory=Augmentation)
 
 
-def build_model(dropout: float):
-    """Batch-normalised conv stacks with strided 5x5 convs instead of pooling; logits out."""
+def build_model(dropout: float, members: int = 1, name: str = "digitrec_cnn"):
+    """Batch-normalised conv stacks with strided 5x5 convs instead of pooling; logits out.
+
+    With ``members`` > 1, that many such networks side by side (an ensemble, one graph):
+    the log of their averaged probabilities comes out, which softmax turns back into
+    that average, so training, calibration and export treat it as one model's logits."""
     import keras
     from keras import layers
+
+    if members > 1:
+        inputs = keras.Input((28, 28, 1), name="image")
+        each = [layers.Softmax()(build_model(dropout, name=f"member_{i}")(inputs)) for i in range(members)]
+        mean = layers.Average()(each)
+        logits = layers.Lambda(lambda p: keras.ops.log(keras.ops.maximum(p, 1e-12)), name="logits")(mean)
+        return keras.Model(inputs, logits, name=f"digitrec_ensemble_{members}")
 
     def conv(x, filters, size, strides=1, padding="valid"):
         x = layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
@@ -77,7 +88,7 @@ def build_model(dropout: float):
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     logits = layers.Dense(CLASSES, name="logits")(x)
-    return keras.Model(inputs, logits, name="digitrec_cnn")
+    return keras.Model(inputs, logits, name=name)
 
 
 def train(
@@ -147,9 +158,9 @@ def train(
     val_ds = tf.data.Dataset.from_tensor_slices((as_float(x_val), tf.one_hot(y_val, CLASSES))).batch(512)
 
     # --- model and schedule: linear warm-up, then cosine decay to zero.
-    model = build_model(hp.dropout)
-    if hp.initial_weights:
-        load_weights(model, Path(hp.initial_weights))
+    model = (
+        load_model(Path(hp.initial_weights), hp.dropout) if hp.initial_weights else build_model(hp.dropout)
+    )
     steps_per_epoch = math.ceil(len(x_train) / hp.batch_size)
     warmup = min(hp.warmup_epochs, hp.epochs - 1) * steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -171,14 +182,38 @@ def train(
 
     # --- calibration and export: the ONNX file outputs calibrated probabilities.
     calibration = calibrate_and_export(model, x_val, y_val, digits_val, out, hp.uncertain_share)
-    temperature, uncertain_below = calibration["temperature"], calibration["uncertain_below"]
-    val_probs, caught = calibration["validation_probabilities"], calibration["not_digits_refused"]
     train_seconds = time.time() - started
 
     # --- the model card: measured through ONNX Runtime, the path the server uses.
+    return write_card(
+        out,
+        data,
+        model,
+        calibration,
+        y_val,
+        digits_val,
+        hp,
+        negatives=int(len(neg_train)),
+        epochs=hp.epochs,
+        hyperparameters=asdict(hp),
+        train_images=int(len(x_train)),
+        corrections_used=int(len(extra[0])) if extra is not None else 0,
+        history={k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        training_seconds=round(train_seconds, 1),
+    )
+
+
+def write_card(
+    out: Path, data, model, calibration: dict, y_val, digits_val: int, hp: Hyperparameters, **specific
+):
+    """The model card of the exported ``out`` (written beside it as .json, and returned):
+    what every model has, measured through ONNX Runtime, then ``specific``."""
+    import keras
     import onnx
     import onnxruntime
+    import tensorflow as tf
 
+    val_probs = calibration["validation_probabilities"]
     card = {
         "name": "digitrec-cnn",
         "version": time.strftime("%Y%m%d-%H%M%S", time.gmtime()),
@@ -189,23 +224,17 @@ def train(
         **test_figures(out, data),
         "validation_accuracy": float((val_probs[:digits_val].argmax(1) == y_val[:digits_val]).mean()),
         "validation_ece_15_bins": evaluate.expected_calibration_error(val_probs, y_val),
-        "validation_not_digits_refused": float(caught),
-        "negatives": int(len(neg_train)),
-        "temperature": temperature,
-        "uncertain_below": uncertain_below,
+        "validation_not_digits_refused": float(calibration["not_digits_refused"]),
+        "temperature": calibration["temperature"],
+        "uncertain_below": calibration["uncertain_below"],
         "uncertain_rule": (
             f"'not a digit' wins, or the best digit's confidence is below the threshold that "
             f"together refuse {hp.uncertain_share:.1%} of validation digits"
         ),
         "parameters": int(model.count_params()),
-        "epochs": hp.epochs,
         "seed": hp.seed,
-        "hyperparameters": asdict(hp),
-        "train_images": int(len(x_train)),
-        "corrections_used": int(len(extra[0])) if extra is not None else 0,
-        "validation_images": int(len(x_val)),
-        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-        "training_seconds": round(train_seconds, 1),
+        "validation_images": int(len(y_val)),
+        **specific,
         "data_md5": data.md5,
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "versions": {
@@ -318,6 +347,14 @@ def save_weights(model, path: Path) -> None:
     np.savez_compressed(path, **{f"w{i:03d}": w for i, w in enumerate(weights)})
 
 
-def load_weights(model, path: Path) -> None:
+def load_model(path, dropout: float):
+    """The network whose weights ``save_weights`` wrote to ``path`` (a file or a file-like
+    object): one model, or an ensemble of as many as the weights hold."""
     with np.load(path) as stored:
-        model.set_weights([stored[f"w{i:03d}"] for i in range(len(stored.files))])
+        weights = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
+    members, rest = divmod(len(weights), len(build_model(dropout).weights))
+    if rest or not members:
+        raise ValueError(f"{len(weights)} weight arrays are not those of this network.")
+    model = build_model(dropout, members)
+    model.set_weights(weights)
+    return model
