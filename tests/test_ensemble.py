@@ -35,17 +35,17 @@ def test_an_ensemble_averages_its_members_calibrated_probabilities(members, tmp_
 
     out = tmp_path / "ensemble.onnx"
     card = combine(members, None, out, limit=200)
-    assert card["members"] == [str(m) for m in members] and len(card["member_temperatures"]) == 2
+    assert [m["file"] for m in card["members"]] == ["member1.onnx", "member2.onnx"]
     assert json.loads(out.with_suffix(".json").read_text())["version"] == card["version"]
 
     # The members' own files were calibrated on the same validation digits as the ensemble
     # calibrates each of them, so their outputs are what the ensemble averages.
     images = mnist_test_set[0][:300].astype(np.float32) / 255
     each = [Recognizer(m).predict_tensors(images) for m in members]
-    for member, temperature in zip(members, card["member_temperatures"]):
-        assert json.loads(member.with_suffix(".json").read_text())["temperature"] == pytest.approx(
-            temperature, abs=1e-3
-        )
+    for member, described in zip(members, card["members"]):
+        own = json.loads(member.with_suffix(".json").read_text())
+        assert described["version"] == own["version"]
+        assert described["temperature"] == pytest.approx(own["temperature"], abs=1e-3)
     average = np.mean(each, axis=0)
     expected = average ** (1 / card["temperature"])
     expected /= expected.sum(axis=1, keepdims=True)

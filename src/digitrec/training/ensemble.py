@@ -11,6 +11,7 @@ beside it for `digitrec retrain`, which fine-tunes the ensemble as one network.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -95,7 +96,15 @@ def combine(
         y_val,
         len(val_idx),
         hp,
-        members=[str(m) for m in members],
-        member_temperatures=temperatures,
+        members=[_described(Path(m), t) for m, t in zip(members, temperatures)],
         training_seconds=round(time.time() - started, 1),
     )
+
+
+def _described(member: Path, temperature: float) -> dict:
+    """A member as the ensemble's card records it: its file, the version and figures its
+    own card gives (when it has one beside it), and its temperature here."""
+    card_file = member.with_suffix(".json") if member.suffix == ".onnx" else None
+    card = json.loads(card_file.read_text()) if card_file and card_file.is_file() else {}
+    keep = ("version", "test_accuracy", "test_accuracy_through_engine", "validation_accuracy", "seed")
+    return {"file": member.name, **{k: card[k] for k in keep if k in card}, "temperature": temperature}
