@@ -352,9 +352,9 @@ def load_model(path, dropout: float):
     object): one model, or an ensemble of as many as the weights hold."""
     with np.load(path) as stored:
         weights = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
-    members, rest = divmod(len(weights), len(build_model(dropout).weights))
-    if rest or not members:
-        raise ValueError(f"{len(weights)} weight arrays are not those of this network.")
-    model = build_model(dropout, members)
-    model.set_weights(weights)
+    # Each network starts with one convolution of the 1-channel image. Counted, not built:
+    # building a spare network would draw random numbers, and change what follows them.
+    members = sum(1 for w in weights if w.ndim == 4 and w.shape[2] == 1)
+    model = build_model(dropout, max(members, 1))
+    model.set_weights(weights)  # refuses weights that are not this network's
     return model
