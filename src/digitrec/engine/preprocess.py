@@ -193,15 +193,9 @@ def ink_map(image: np.ndarray) -> np.ndarray:
             image = _flatten_alpha(image)
         else:
             image = image[..., :3]
-    sample = image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)].astype(np.float32)
+    sample = _sample(image).astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
-    # Paper is light in every channel; a wooden desk, as light as paper the light has dimmed,
-    # is dark in blue: the darkest channel tells them apart.
-    # The thumbnail averaged (not every n-th pixel), so that the paper is smooth to follow.
-    smooth = cv2.resize(image, (sample.shape[1], sample.shape[0]), interpolation=cv2.INTER_AREA)
-    sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
-    if sheet is None and smooth.ndim == 3:  # a coloured note (yellow is dark in blue): its lightness
-        sheet = _sheet_on_desk(smooth.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]))
+    sheet = _sheet_in(image)
     if sheet is None:
         sign = _ink_sign(grey)  # +1: ink darker than paper
         background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
@@ -224,6 +218,24 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     return _without_rulings(np.clip(signed - _uneven_background(signed, beyond=beyond), 0, 255))
 
 
+def _sample(image: np.ndarray) -> np.ndarray:
+    """Every n-th pixel, about 64 each way: the thumbnail the ring and polarity are read on."""
+    return image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)]
+
+
+def _sheet_in(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_sheet_on_desk`` on the picture's thumbnail (the sample's size, but averaged, not
+    every n-th pixel, so that the paper is smooth to follow): in its darkest channel, then
+    in its lightness. Paper is light in every channel; a wooden desk, as light as paper
+    the light has dimmed, is dark in blue: the darkest channel tells them apart."""
+    height, width = _sample(image).shape[:2]
+    smooth = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
+    if sheet is None and smooth.ndim == 3:  # a coloured note (yellow is dark in blue): its lightness
+        sheet = _sheet_on_desk(smooth.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]))
+    return sheet
+
+
 def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """A photo that shows the desk (or a floor, a darker page) beyond the sheet the writing
     is on: (the sheet's paper, the whole sheet with its writing), both bool on ``grey`` (an
@@ -244,14 +256,14 @@ def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     _, bright = cv2.threshold(levels, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     paper, sheet = _sheet_from(grey, levels, bright)
     if sheet is None and paper is not None:  # a lit desk, maybe: what it goes round
-        _, sheet = _sheet_from(grey, levels, bright & ~paper, least=SHEET_SHARE)
-    return sheet
+        paper, sheet = _sheet_from(grey, levels, bright & ~paper, least=SHEET_SHARE)
+    return None if sheet is None else (paper, sheet)
 
 
 def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least: float = 0.0):
     """``_sheet_on_desk`` from the largest region of ``bright`` (if it covers the share
-    ``least`` of the picture): (the paper followed from it, (paper, sheet) when they pass
-    for a sheet on a desk, else None)."""
+    ``least`` of the picture): the paper followed from it, and the sheet when they pass for
+    a sheet on a desk, else None."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.view(np.uint8), connectivity=4)
     if count < 2:
         return None, None
@@ -309,8 +321,7 @@ def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least:
         return paper, None
     # The desk runs along the picture's edges, all the way; strokes cut by the edges (the
     # paper between them closed over) only cross it here and there.
-    border = np.concatenate([grey[0], grey[1:, -1], grey[-1, -2::-1], grey[-2:0:-1, 0]])
-    on_desk = np.concatenate([desk[0], desk[1:, -1], desk[-1, -2::-1], desk[-2:0:-1, 0]])
+    border, on_desk = _round_the_edges(grey), _round_the_edges(desk)
     if _longest_run(on_desk) < DESK_REACH * min(grey.shape):
         return paper, None
     # ... and is dark there: not the paper round a loop cut close (a "0" cut to its ink).
@@ -332,7 +343,12 @@ def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least:
     step = edge_level - float(np.median(grey[outside]))
     if step < SHEET_STEP * (edge_level - desk_level):
         return paper, None
-    return paper, (paper, sheet)
+    return paper, sheet
+
+
+def _round_the_edges(image: np.ndarray) -> np.ndarray:
+    """The pixels along the picture's edges, in order round it (clockwise from the top left)."""
+    return np.concatenate([image[0], image[1:, -1], image[-1, -2::-1], image[-2:0:-1, 0]])
 
 
 def _longest_run(ring: np.ndarray) -> int:

@@ -72,7 +72,7 @@ def combine(
     weights, temperatures = [], []
     for member, source in zip(members, sources):
         model = load_model(source, hp.dropout)
-        if len(model.weights) != len(build_model(hp.dropout).weights):
+        if any(isinstance(layer, keras.Model) for layer in model.layers):  # networks inside it
             raise CannotCombine(f"{member} is an ensemble already: give its members instead.")
         logits = model.predict(from_uint8_28x28(x_val)[..., None], batch_size=512, verbose=0)
         temperature = evaluate.fit_temperature(logits, y_val)
