@@ -107,6 +107,35 @@ def test_a_single_digit_reads_as_a_one_digit_number(mnist_test_set, recognizer):
     assert reading.digits[0].box.width > 0.3  # the box covers the digit
 
 
+@pytest.mark.parametrize("gap", [0, 12, 25, 45])
+def test_a_four_whose_bar_stops_short_of_its_stem_is_one_digit(recognizer, gap):
+    """Drawn in two strokes, a "4" whose bar does not reach its stem: read alone, the bar
+    is no digit at all and the stem a "1", so the page said "21" (not sure) where the
+    picture as one digit is a sure "4". Pieces read as no digit are joined to a neighbour
+    when together they are a sure digit."""
+    page = np.full((280, 280), 255, np.uint8)
+    cv2.polylines(page, [np.array([(120, 40), (60, 170), (170, 170)])], False, 0, 20)
+    cv2.line(page, (190 + gap, 60), (190 + gap, 250), 0, 20)
+    reading = recognizer.read_number(png(page))
+    assert reading.number == "4" and not reading.uncertain
+    # In a number, after a "2": the two pieces together are as wide as the "2".
+    number = np.full((280, 560), 255, np.uint8)
+    cv2.polylines(
+        number, [np.array([(60, 90), (110, 45), (170, 70), (170, 120), (50, 240), (190, 240)])], False, 0, 20
+    )
+    number[:, 280:] = page
+    assert recognizer.read_number(png(number)).number == "24"
+
+
+def test_a_mark_that_is_no_digit_far_from_a_digit_is_not_joined_to_it(recognizer):
+    """The join is for halves of one digit: a squiggle well apart from a "1" stays apart."""
+    page = np.full((280, 360), 255, np.uint8)
+    cv2.polylines(page, [np.array([(30, 220), (55, 60), (80, 220), (105, 60), (130, 220)])], False, 0, 14)
+    cv2.line(page, (290, 50), (290, 250), 0, 18)
+    reading = recognizer.read_number(png(page))
+    assert len(reading.digits) == 2 and reading.digits[1].digit == 1
+
+
 def test_pieces_of_one_digit_stacked_one_above_the_other_are_one_digit(recognizer):
     """A "1" with a gap in its stroke, and a "5" whose top bar floats beside it, are each
     one digit, not a number."""

@@ -21,6 +21,7 @@ from digitrec.engine.segment import (
     SEVERAL_DIGITS,
     DigitBox,
     DigitPiece,
+    joined,
     split_ink,
     squeeze,
     touching_splits,
@@ -28,6 +29,7 @@ from digitrec.engine.segment import (
 
 DEFAULT_MODEL = "digitrec.onnx"
 WIDENED_MIN = 0.5  # a widened reading this sure of another digit than "1" is kept (unsure if unsure)
+JOIN_WIDER = 1.3  # two pieces joined into one digit are at most this much wider than the rest
 CLEARER = 4  # a cut into touching digits must be this many times less likely wrong than the whole
 
 
@@ -178,11 +180,36 @@ class Recognizer:
             ]
         )
         read = iter(predictions)
-        digits: list[Prediction] = []
+        kept = []
         for choices in options:
             scored = [[(next(read), part) for part in option] for option in choices]
-            digits += [_with_box(pred, part) for pred, part in self._surest(scored)]
+            kept.append(self._surest(scored))
+        digits = [_with_box(pred, part) for reading in self._joined(ink, kept) for pred, part in reading]
         return whole, NumberReading("".join(str(d.digit) for d in digits), tuple(digits))
+
+    def _joined(self, ink, kept: list[list[tuple[Prediction, DigitPiece]]]):
+        """Neighbouring pieces read as one digit where one of them does not look like a
+        digit at all and, together, they are a sure one: the bar of a "4" that stops short
+        of its stem read "21" (its "2" not a digit), the whole a sure "4". A narrow digit of
+        a squeezed number read unsurely is still a digit, and stays one. Only where such a
+        piece is found is the model run again."""
+        pairs = [
+            (i, both)
+            for i, (a, b) in enumerate(zip(kept, kept[1:]))
+            if len(a) == len(b) == 1
+            and not (a[0][0].looks_like_digit and b[0][0].looks_like_digit)
+            and (both := joined(ink, a[0][1], b[0][1])) is not None
+            and _as_wide_as_the_others(both, kept[:i] + kept[i + 2 :])
+        ]
+        if not pairs:
+            return kept
+        readings = self._read([(both.image, None, filled_28x28(ink.image, both.mask)) for _, both in pairs])
+        out, skip = list(kept), set()
+        for (i, both), prediction in zip(pairs, readings):
+            if i not in skip and not prediction.uncertain:
+                out[i], out[i + 1] = [(prediction, both)], None
+                skip.add(i + 1)
+        return [reading for reading in out if reading is not None]
 
     def _surest(self, options: list[list[tuple[Prediction, DigitPiece]]]):
         """The reading of one piece to keep: as it is (options[0]) unless the model is unsure
@@ -220,6 +247,13 @@ class Recognizer:
             input_28x28=image,
             not_digit=not_digit,
         )
+
+
+def _as_wide_as_the_others(piece: DigitPiece, others: list[list[tuple[Prediction, DigitPiece]]]) -> bool:
+    """A digit made of two pieces is about as wide as the number's other digits: two narrow
+    digits of a squeezed number ("17" in "17343") together are twice as wide as the rest."""
+    widths = [part.box.width for reading in others for _, part in reading]
+    return not widths or piece.box.width <= JOIN_WIDER * float(np.median(widths))
 
 
 def _with_box(prediction: Prediction, piece: DigitPiece) -> Prediction:

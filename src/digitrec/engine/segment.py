@@ -26,6 +26,7 @@ MAX_TOUCHING = 4  # at most this many digits are looked for in one piece
 STACKED = 0.2  # narrow pieces one wholly above the other, this close, are one broken digit
 USUAL_SLOT = 0.75  # a number's width per digit, as a share of the digits' height, at least
 MAX_STRETCH = 2.5  # a squeezed number's digits are read at most this much wider
+JOIN_GAP = 0.25  # neighbours this close (a share of their height) may be halves of one digit
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,19 @@ def touching_splits(ink: Ink, piece: DigitPiece) -> list[list[DigitPiece]]:
         else:
             options.append(parts)
     return options
+
+
+def joined(ink: Ink, left: DigitPiece, right: DigitPiece) -> DigitPiece | None:
+    """Two neighbouring pieces as one digit, where they could be one (a "4" whose bar stops
+    short of its stem, a "5" whose parts do not meet): together no wider than one digit,
+    side by side with at most a narrow gap. None otherwise."""
+    mask = left.mask | right.mask
+    x, _, w, h = cv2.boundingRect(mask.view(np.uint8))
+    width = mask.shape[1]
+    gap = (right.box.x - left.box.x - left.box.width) * width
+    if w > WIDE * h or gap > JOIN_GAP * h:
+        return None
+    return _piece(ink, mask)
 
 
 def _piece(ink: Ink, mask: np.ndarray) -> DigitPiece:
