@@ -11,6 +11,7 @@ from PIL import Image
 
 from digitrec.engine import decode
 from digitrec.engine.decode import WORKING_SIZE
+from digitrec.engine.errors import UnsupportedImage
 from digitrec.training import renderings
 
 
@@ -31,12 +32,20 @@ def seven() -> Image.Image:
     return Image.fromarray(pixels)
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF"])
 def test_every_supported_format_decodes_to_the_same_picture(seven, fmt):
     pixels = decode(encode(seven, fmt))
     grey = pixels if pixels.ndim == 2 else pixels[..., :3].mean(axis=2)
     assert grey.shape == (200, 300)
     assert np.abs(grey.astype(float) - np.asarray(seven.convert("L"), float)).mean() < 8
+
+
+def test_a_heic_photo_is_told_to_come_as_jpeg():
+    """An iPhone's own format (HEIF with HEVC) is not read; the answer says what to send."""
+    header = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    with pytest.raises(UnsupportedImage) as raised:
+        decode(header)
+    assert "HEIC" in raised.value.message and "JPEG" in raised.value.message
 
 
 def test_animated_gif_gives_its_first_frame(seven):

@@ -117,6 +117,12 @@ def test_hostile_labels_are_422_and_store_nothing(feedback_app, store, digit_ima
     assert store.count() == 0
 
 
+def test_a_digit_sent_as_a_json_string_is_told_so(feedback_app, store, digit_images):
+    response = post_json(feedback_app.test_client(), image=data_url(digit_images[2]), correct="7")
+    assert response.status_code == 422 and 'not the string "7"' in response.get_json()["error"]["message"]
+    assert store.count() == 0
+
+
 @pytest.mark.parametrize("bad", ["10", "-1", "", "٣", "8.0", "'; DROP TABLE corrections; --"])
 def test_hostile_form_labels_are_422(feedback_app, store, digit_images, bad):
     client = feedback_app.test_client()

@@ -11,8 +11,10 @@ import base64
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from digitrec.storage.feedback import FeedbackStore
 from digitrec.training import renderings
@@ -416,6 +418,32 @@ def test_one_input_one_answer(desktop, pictures):
     sync_api.expect(title).to_have_text("Answer")
 
 
+def test_a_picture_too_large_for_the_server_is_shrunk_by_the_page(desktop, pictures, tmp_path):
+    """A 24 MP PNG (the server reads other formats than JPEG up to 16 MP) and an AVIF: the
+    page shrinks the first to 2048 px before sending it instead of showing a 413."""
+    scan = cv2.imdecode(np.frombuffer(pictures["scan"].read_bytes(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    page = np.full((4000, 6000), 255, np.uint8)
+    page[1000:3000, 2000:4000] = cv2.resize(scan, (2000, 2000), interpolation=cv2.INTER_LINEAR)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(cv2.imencode(".png", page)[1].tobytes())
+    desktop.get_by_test_id("upload-input").set_input_files(str(huge))
+    wait_for_answer(desktop, "8")
+    avif = tmp_path / "photo.avif"
+    Image.open(pictures["photo"]).save(avif, "AVIF")
+    desktop.get_by_test_id("upload-input").set_input_files(str(avif))
+    wait_for_answer(desktop, "5")
+
+
+def test_a_refused_picture_takes_its_error_away_when_removed(desktop, tmp_path):
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(cv2.imencode(".png", np.full((200, 200), 255, np.uint8))[1].tobytes())
+    desktop.get_by_test_id("upload-input").set_input_files(str(blank))
+    sync_api.expect(desktop.locator("#error-message")).to_contain_text("blank")
+    desktop.get_by_test_id("remove-picture").click()
+    sync_api.expect(desktop.locator("#error-message")).to_be_hidden()
+    sync_api.expect(desktop.locator("#placeholder")).to_be_visible()
+
+
 def test_the_picture_can_be_removed(desktop, pictures):
     desktop.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
     wait_for_answer(desktop, "5")
@@ -439,9 +467,7 @@ def test_the_canvas_and_its_buttons_fit_a_landscape_phone(browser, live_server):
     context, page, requests = _open(
         browser, live_server, viewport={"width": 844, "height": 390}, is_mobile=True, has_touch=True
     )
-    try:
-        page.get_by_test_id("draw-canvas").scroll_into_view_if_needed()
-        page.evaluate("() => document.querySelector('.draw-panel').scrollIntoView({block: 'start'})")
+    try:  # as the page opens, scrolled to the top: the header takes its share
         canvas = page.get_by_test_id("draw-canvas").bounding_box()
         predict = page.get_by_test_id("predict").bounding_box()
         screenshot(page, "landscape-844x390.png")
@@ -651,6 +677,9 @@ def test_typing_the_whole_number_when_the_digits_were_miscounted(browser, server
         page.get_by_test_id("send-number").click()
         sync_api.expect(page.locator("#feedback-status")).to_contain_text("digits 0-9 only")
         assert FeedbackStore(database).number_corrections(1) == []  # the page refused it
+        page.get_by_test_id("typed-number").fill(" 4 2 ")  # what it read, spaces and all
+        page.get_by_test_id("send-number").click()
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("nothing to correct")
         page.get_by_test_id("typed-number").fill("412")
         page.get_by_test_id("typed-number").press("Enter")
         sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as the number 412")

@@ -1,6 +1,6 @@
 """Bytes -> pixels: read an image file safely, whatever a user (or an attacker) sends.
 
-Only raster formats people actually send are opened (PNG, JPEG, GIF, BMP, WebP, TIFF). The
+Only raster formats people actually send are opened (PNG, JPEG, GIF, BMP, WebP, TIFF, AVIF). The
 declared size is checked before any pixel is decoded, so a decompression bomb costs
 nothing. EXIF orientation is applied, animations give their first frame, and large images
 are reduced while decoding (JPEG draft mode) to a working size that is plenty for one digit.
@@ -18,11 +18,12 @@ import warnings
 import cv2
 import numpy as np
 import pyspng
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, features
 
 from digitrec.engine.errors import ImageTooLarge, UnsupportedImage
 
-FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")  # MPO photos open as JPEG
+# MPO photos open as JPEG; AVIF where Pillow was built with it (its wheels are).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF") + (("AVIF",) if features.check("avif") else ())
 MAX_PIXELS = 40_000_000  # declared width x height; a 40 MP phone photo still passes
 # JPEGs are decoded straight at a reduced DCT scale, so 40 MP costs little; every other
 # format is decoded in full first, so its pixels are held to what a worker can afford in
@@ -37,7 +38,12 @@ JPEG_DRAFT_SIZE = 320  # JPEGs decode at the smallest DCT scale that keeps this 
 # (widened to RGBA, as the preprocessor expects), RGBA. Palettes, other bit depths and
 # tRNS transparency are left to Pillow.
 _SPNG_OUTPUT = {0: "L", 2: "RGB", 4: "RGBA", 6: "RGBA"}
-_SUPPORTED = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+_SUPPORTED = (
+    "PNG, JPEG, GIF, BMP, WebP, TIFF or AVIF" if "AVIF" in FORMATS else "PNG, JPEG, GIF, BMP, WebP or TIFF"
+)
+# HEIF containers (an iPhone's HEIC photos): ISO base media files whose "ftyp" box names one
+# of these brands. Told apart so that the answer can say what to do.
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
 Image.init()  # register every plugin once, so ``formats=`` can name them all
 
 
@@ -53,6 +59,12 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         except Image.DecompressionBombError:  # Pillow's own limit, far above ours
             raise ImageTooLarge(_too_large_message(None, min(max_pixels, MAX_FULL_DECODE_PIXELS))) from None
         except Image.UnidentifiedImageError:
+            if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+                raise UnsupportedImage(
+                    "HEIC/HEIF photos (an iPhone's own format) cannot be read here: send it as JPEG "
+                    "(on an iPhone, Settings > Camera > Formats > Most Compatible, or share it as JPEG), "
+                    f"or any of {_SUPPORTED}."
+                ) from None
             raise UnsupportedImage(f"This is not an image we can read: send {_SUPPORTED}.") from None
         except Exception:  # Pillow's plugins raise many types on malformed headers
             raise UnsupportedImage(f"The image header is corrupt: send {_SUPPORTED}.") from None

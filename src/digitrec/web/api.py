@@ -195,7 +195,12 @@ def _label(value, name: str, from_form: bool) -> int:
     """A digit 0-9: a JSON integer, or a one-character form field."""
     digit = _whole_number(value, from_form, below=10)
     if digit is None:
-        raise RequestProblem(422, "invalid_label", f"'{name}' must be a digit from 0 to 9.")
+        quoted = (
+            ' (a JSON number such as 7, not the string "7")'
+            if isinstance(value, str) and not from_form
+            else ""
+        )
+        raise RequestProblem(422, "invalid_label", f"'{name}' must be a digit from 0 to 9{quoted}.")
     return digit
 
 
@@ -325,7 +330,12 @@ def _image_from_json(payload, how_to_send: str) -> bytes:
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise RequestProblem(400, "bad_base64", "The 'image' field is not valid base64.") from None
+        raise RequestProblem(
+            400,
+            "bad_base64",
+            "The 'image' field is not valid base64: send the file's bytes base64-encoded "
+            "(e.g. `base64 -w0 digit.png`), or a data URL such as 'data:image/png;base64,iVBOR...'.",
+        ) from None
 
 
 def _flag(name: str) -> bool:

@@ -92,6 +92,9 @@ def _start_request() -> None:
 
 
 def _finish_request(response):
+    # Flask-Limiter sends Retry-After with every answer; it means "wait" only on these.
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -136,6 +139,12 @@ def _http_error(error: HTTPException):
         413: f"The request body is too large: the limit is {_size(request.max_content_length or 0)}.",
         429: f"Too many requests: the limit is {error.description.replace(' per 1 ', ' per ')}. Wait a little and retry.",
     }
+    if error.code == 405 and kept.get("Allow"):
+        allowed = [m for m in kept["Allow"].replace(" ", "").split(",") if m not in ("HEAD", "OPTIONS")]
+        messages[405] = (
+            f"{request.method} is not allowed here: use {' or '.join(allowed)}. "
+            "See /api/v1/openapi.json (or the API page) for how to call it."
+        )
     message = messages.get(error.code, error.description or error.name)
     response = error_response(error.code, _HTTP_CODES.get(error.code, "http_error"), message)
     response.headers.update(kept)

@@ -121,6 +121,7 @@ function clearAll() {
 }
 
 function removePicture() {
+  pictureEpoch++; // a picture still being shrunk is not sent
   const wrap = $("preview-wrap");
   const shown = !wrap.hidden;
   const preview = $("preview");
@@ -195,7 +196,41 @@ function usePicture(file) {
     preview.onerror = () => (wrap.hidden = true);
     preview.src = URL.createObjectURL(file);
   }
-  send(file, "picture");
+  const epoch = ++pictureEpoch;
+  forServer(file, preview).then((sendable) => epoch === pictureEpoch && send(sendable, "picture"));
+}
+
+// What the server reads (decode.py), and how much of it: a picture it cannot take (a
+// 48 MP photo, a 24 MP PNG, a HEIC that this browser can show) is shrunk here to 2048 px
+// and sent as a JPEG (a PNG where it may be transparent), instead of being refused.
+const SERVER_TYPES = ["image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "image/tiff", "image/avif"];
+const MAX_FULL_PIXELS = 16e6; // JPEGs are read up to 40 MP, everything else in full up to 16 MP
+const MAX_SENT_BYTES = 8 * 2 ** 20; // under the server's default 10 MB body
+const SHRUNK_SIDE = 2048;
+let pictureEpoch = 0;
+
+async function forServer(file, preview) {
+  if (!file.type.startsWith("image/") || file.type === "image/svg+xml") return file; // the server explains
+  try {
+    await preview.decode(); // the preview's own decoding (EXIF orientation applied) gives the size
+  } catch {
+    return file; // the browser cannot read it either: the server says what is wrong
+  }
+  const width = preview.naturalWidth;
+  const height = preview.naturalHeight;
+  const limit = file.type === "image/jpeg" ? 40e6 : MAX_FULL_PIXELS;
+  if (SERVER_TYPES.includes(file.type) && width * height <= limit && file.size <= MAX_SENT_BYTES) return file;
+  const known = SERVER_TYPES.includes(file.type);
+  const scale = Math.min(1, SHRUNK_SIDE / Math.max(width, height));
+  const out = document.createElement("canvas");
+  out.width = Math.max(1, Math.round(width * scale));
+  out.height = Math.max(1, Math.round(height * scale));
+  out.getContext("2d").drawImage(preview, 0, 0, out.width, out.height);
+  const type = file.type === "image/jpeg" || !known ? "image/jpeg" : "image/png";
+  const url = out.toDataURL(type, 0.92); // at once (see exportDrawing)
+  const bytes = Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (c) => c.charCodeAt(0));
+  const name = (file.name || "picture").replace(/\.[^.]*$/, "") + (type === "image/png" ? ".png" : ".jpg");
+  return new File([bytes], name, { type });
 }
 
 for (const id of ["upload-input", "camera-input"]) {
@@ -474,9 +509,15 @@ async function sendNumber(event) {
   // number-level correction (never as one-digit examples).
   event.preventDefault();
   if (!lastSent) return;
-  const typed = $("typed-number").value.trim();
+  const typed = $("typed-number").value.replace(/[\s.,'_-]/g, ""); // "2 024", "1,000"
   if (!/^[0-9]{1,32}$/.test(typed)) {
     feedbackSays("Type the number with the digits 0-9 only.");
+    return;
+  }
+  // The number it read: takes back what was corrected about this answer, if anything.
+  if (typed === lastSent.answer.number) {
+    if (lastSent.corrected.size) undoCorrections(`Saved: it is ${typed} after all.`);
+    else feedbackSays(`That is what it read (${typed}): nothing to correct.`);
     return;
   }
   const form = new FormData();
@@ -525,7 +566,7 @@ function postCorrection(form, thanks, record) {
   );
 }
 
-function undoCorrections() {
+function undoCorrections(undone = "Undone: nothing you sent about this answer is kept.") {
   const sent = lastSent;
   if (!sent?.answer.request_id) return;
   feedbackSays("Undoing…");
@@ -539,7 +580,7 @@ function undoCorrections() {
       if (sent === lastSent) {
         feedbackSays(
           response.ok
-            ? "Undone: nothing you sent about this answer is kept."
+            ? undone
             : "Nothing to undo: no correction of this answer is kept."
         );
       }
@@ -562,7 +603,7 @@ function feedbackSays(message) {
 }
 
 $("number-fix").addEventListener("submit", sendNumber);
-$("undo-correction").addEventListener("click", undoCorrections);
+$("undo-correction").addEventListener("click", () => undoCorrections());
 $("copy").addEventListener("click", async () => {
   if (!lastSent) return;
   try {
@@ -582,7 +623,8 @@ for (const button of document.querySelectorAll("[data-digit]")) {
 
 $("clear").addEventListener("click", clearAll);
 $("remove-picture").addEventListener("click", () => {
-  const answerWasAboutIt = lastSent?.source !== "canvas";
+  // The answer (or the error) about the picture goes with it; one about the drawing stays.
+  const answerWasAboutIt = lastSent?.source !== "canvas" || $("result-title").textContent === titleFor("picture");
   removePicture();
   if (answerWasAboutIt) showResult(null);
   say("Picture removed.");
