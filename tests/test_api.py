@@ -182,7 +182,11 @@ def test_wrong_method_is_json_405(client):
 
 def test_an_answer_carries_no_retry_after(make_app, digit_images):
     """The limiter's headers say how much is left; "wait and retry" belongs on a 429 only."""
-    response = make_app(RATE_LIMIT="100 per minute").test_client().post("/api/v1/predict", data=digit_images[1], content_type="image/png")
+    response = (
+        make_app(RATE_LIMIT="100 per minute")
+        .test_client()
+        .post("/api/v1/predict", data=digit_images[1], content_type="image/png")
+    )
     assert response.status_code == 200 and "X-RateLimit-Remaining" in response.headers
     assert "Retry-After" not in response.headers
 

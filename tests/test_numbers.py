@@ -12,7 +12,7 @@ from PIL import Image
 from digitrec.engine import NoDigitFound
 from digitrec.training import renderings
 
-from strokes import STROKES, rasterised, squeezed
+from strokes import STROKES, rasterised, shifted, squeezed
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -77,6 +77,19 @@ def test_a_number_squeezed_across_a_phone_with_the_pages_brush_is_read(recognize
     strokes = squeezed([int(d) for d in number], width)
     data = renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=26))
     assert recognizer.read_number(data).number == number
+
+
+@pytest.mark.parametrize("other", [0, 2, 7])
+def test_a_one_drawn_along_the_canvas_edge_beside_a_digit_is_read(recognizer, other):
+    """On the page's canvas every stroke is meant: a "1" drawn along its left or right edge
+    (the brush running off it) beside one other digit was dropped as a frame, and "12"
+    came back as a sure "2"."""
+    digit = shifted(STROKES[other], dx=0.1, scale=0.6)
+    data = renderings.canvas_png(rasterised([[(0.03, 0.2), (0.03, 0.8)]] + digit, size=(344, 344), brush=26))
+    assert recognizer.read_number(data).number == f"1{other}"
+    digit = shifted(STROKES[other], dx=-0.1, scale=0.6)
+    data = renderings.canvas_png(rasterised(digit + [[(0.97, 0.2), (0.97, 0.8)]], size=(344, 344), brush=26))
+    assert recognizer.read_number(data).number == f"{other}1"
 
 
 @pytest.mark.parametrize("number", ["1", "11", "17", "71"])

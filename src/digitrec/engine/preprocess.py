@@ -107,7 +107,17 @@ class Ink:
 
 def to_mnist_28x28(image: np.ndarray) -> np.ndarray:
     """Decoded pixels (grey, RGB or RGBA uint8) -> float32 (28, 28) in [0, 1], MNIST style."""
-    return ink_to_28x28(find_ink(ink_map(image)))
+    return ink_to_28x28(ink_in(image))
+
+
+def ink_in(image: np.ndarray) -> Ink:
+    """Decoded pixels -> the ink of the digits in them (``ink_map``, then ``find_ink``).
+    Strokes drawn on a transparent canvas are all meant: none is a frame or a paper edge,
+    also where they run to the canvas's edge."""
+    strokes = _drawn_strokes(image)
+    if strokes is not None:
+        return find_ink(strokes, drawn=True)
+    return find_ink(ink_map(image))
 
 
 def to_uint8_28x28(image: np.ndarray) -> np.ndarray:
@@ -182,17 +192,20 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return to_28x28(solid, crop | filled)
 
 
+def _drawn_strokes(image: np.ndarray) -> np.ndarray | None:
+    """The ink map of strokes on a transparent canvas (the page's drawing), or None."""
+    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < 250:  # real transparency
+        return _ink_from_alpha(image, cv2.split(image))
+    return None
+
+
 def ink_map(image: np.ndarray) -> np.ndarray:
     """One float32 channel, 0 on the background and growing with ink contrast (max 255)."""
     if image.ndim == 3 and image.shape[2] == 4:
-        channels = cv2.split(image)
-        if channels[3].min() < 250:  # real transparency
-            strokes = _ink_from_alpha(image, channels)
-            if strokes is not None:
-                return strokes
-            image = _flatten_alpha(image)
-        else:
-            image = image[..., :3]
+        strokes = _drawn_strokes(image)
+        if strokes is not None:
+            return strokes
+        image = _flatten_alpha(image) if image[..., 3].min() < 250 else image[..., :3]
     sample = _sample(image).astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
     sheet = _sheet_in(image)
@@ -521,8 +534,9 @@ def _quadratic(fits: np.ndarray, u: np.ndarray) -> np.ndarray:
     return fits[:, :1] + fits[:, 1:2] * u + fits[:, 2:] * u * u
 
 
-def find_ink(ink: np.ndarray) -> Ink:
-    """Threshold the ink map, keep the components that make up digits, refuse non-digits."""
+def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
+    """Threshold the ink map, keep the components that make up digits, refuse non-digits.
+    ``drawn``: strokes on a transparent canvas, where nothing at the edge is clutter."""
     peak = float(cv2.blur(ink, (3, 3)).max())  # the strongest ink, ignoring lone pixels
     faint = peak < MIN_CONTRAST
     if faint:
@@ -561,7 +575,7 @@ def find_ink(ink: np.ndarray) -> Ink:
         x, y, w, h, area = stats[i]
         at_border = x < margin or y < margin or x + w > width - margin or y + h > height - margin
         frame = w >= 0.85 * width and h >= 0.85 * height and area < 0.15 * w * h
-        return at_border or frame
+        return (at_border and not drawn) or frame
 
     # The print of a form is not ink: a thin box whose closed lines surround other ink, or
     # level and upright lines round it (what the rulings left of a row of boxes).

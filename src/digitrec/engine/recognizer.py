@@ -16,7 +16,7 @@ import numpy as np
 
 from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound
-from digitrec.engine.preprocess import filled_28x28, find_ink, ink_map, ink_to_28x28, widened_28x28
+from digitrec.engine.preprocess import filled_28x28, ink_in, ink_to_28x28, widened_28x28
 from digitrec.engine.segment import (
     SEVERAL_DIGITS,
     DigitBox,
@@ -126,7 +126,7 @@ class Recognizer:
 
     def recognize(self, data: bytes) -> Prediction:
         """Image file bytes -> one digit. Raises the engine's typed errors."""
-        ink = find_ink(ink_map(decode(data, self.max_pixels)))
+        ink = ink_in(decode(data, self.max_pixels))
         return self._read([(ink_to_28x28(ink), None, filled_28x28(ink.image, ink.mask))])[0]
 
     def _read(
@@ -167,7 +167,7 @@ class Recognizer:
         """Both answers from one decoding and one search for ink: the image as one digit,
         and as a number. The model runs once, on the whole, the pieces and the ways to cut
         wide pieces into touching digits, all in one batch."""
-        ink = find_ink(ink_map(decode(data, self.max_pixels)))
+        ink = ink_in(decode(data, self.max_pixels))
         pieces = split_ink(ink)
         options = [[[piece]] + touching_splits(ink, piece) for piece in pieces]
         flat = [part for choices in options for option in choices for part in option]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitrec.engine.preprocess import Ink, find_ink, ink_map, to_28x28
+from digitrec.engine.preprocess import Ink, ink_in, to_28x28
 
 MIN_OVERLAP = 0.4  # share of the narrower piece's width that must overlap to merge
 FRAGMENT_HEIGHT = 0.45  # groups shorter than this share of the tallest digit are parts
@@ -49,7 +49,7 @@ class DigitPiece:
 
 def split_digits(image: np.ndarray) -> list[DigitPiece]:
     """Decoded pixels -> one MNIST-style 28x28 image per digit, ordered left to right."""
-    return split_ink(find_ink(ink_map(image)))
+    return split_ink(ink_in(image))
 
 
 def split_ink(ink: Ink) -> list[DigitPiece]:

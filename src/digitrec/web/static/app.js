@@ -338,6 +338,7 @@ function confidenceWords(p, uncertain) {
 const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
 // The model's first choice for a single digit is "not a digit".
 const looksLikeNoDigit = (answer) => !isNumber(answer) && answer.not_digit > answer.confidence;
+const markNoDigit = (d) => d.not_digit > d.confidence;
 // A probability as the bars show it: whole percent at the ends, one decimal between.
 const barPercent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
 
@@ -360,8 +361,10 @@ function showResult(body, source, whileDrawing = false) {
   // Not a digit: no big digit to read first, and nothing to copy.
   const notDigit = looksLikeNoDigit(body);
   digitEl.textContent = notDigit ? "?" : String(body.digit);
-  $("copy").hidden = notDigit;
-  numberEl.textContent = several ? body.number : "";
+  // In a number, a mark that does not look like a digit shows as "?", and nothing is copied.
+  const shown = several ? body.digits.map((d) => (markNoDigit(d) ? "?" : String(d.digit))).join("") : "";
+  $("copy").hidden = notDigit || shown.includes("?");
+  numberEl.textContent = shown;
   numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
   panel.classList.toggle("uncertain", body.uncertain);
 
@@ -414,13 +417,23 @@ function showResult(body, source, whileDrawing = false) {
       choose.className = "digit-choice";
       choose.dataset.testid = `digit-choice-${index}`;
       choose.setAttribute("aria-pressed", "false");
-      choose.setAttribute("aria-label", `Digit ${index + 1}, read as ${d.digit}: correct this one`);
+      // A mark that does not look like a digit (its best guess is shown nowhere as a digit).
+      const noDigit = markNoDigit(d);
+      choose.setAttribute(
+        "aria-label",
+        noDigit
+          ? `Mark ${index + 1}, which does not look like a digit: correct this one`
+          : `Digit ${index + 1}, read as ${d.digit}: correct this one`
+      );
       const img = document.createElement("img");
       img.src = d.input_28x28;
       img.alt = "";
       // An unsure digit is marked, so the person knows which one to check.
       choose.classList.toggle("unsure", d.uncertain);
-      choose.append(img, `${d.digit}${d.uncertain ? "?" : ""} · ${percent(d.confidence)}`);
+      choose.append(
+        img,
+        noDigit ? `no digit · ${percent(d.not_digit)}` : `${d.digit}${d.uncertain ? "?" : ""} · ${percent(d.confidence)}`
+      );
       choose.addEventListener("click", () => chooseDigit(index));
       li.append(choose);
       return li;
@@ -439,7 +452,7 @@ function showBoxes(container, digits) {
       box.style.top = `${d.box.y * 100}%`;
       box.style.width = `${d.box.width * 100}%`;
       box.style.height = `${d.box.height * 100}%`;
-      box.dataset.digit = d.digit;
+      box.dataset.digit = markNoDigit(d) ? "?" : d.digit;
       return box;
     }),
   );
@@ -485,7 +498,8 @@ async function sendCorrection(correct) {
   const read = several ? answer.digits[chosenDigit].digit : answer.digit;
   const which = several ? chosenDigit : 0;
   // Tapping what was read corrects nothing, unless it takes back a correction of that digit.
-  if (correct === read && !looksLikeNoDigit(answer) && !lastSent.corrected.has(which)) {
+  const piece = several ? answer.digits[chosenDigit] : answer;
+  if (correct === read && !markNoDigit(piece) && !lastSent.corrected.has(which)) {
     feedbackSays(`That is what it read (${read}): nothing to correct.`);
     return;
   }
