@@ -24,23 +24,6 @@ def test_spoilers_keep_the_digit_in_a_28x28_and_are_not_the_test_corruptions(mni
     assert 0.3 < changed < 0.5
 
 
-def test_a_one_is_never_outlined(mnist_test_set, monkeypatch):
-    """An outlined "1" is a narrow loop: how people write a narrow "0"."""
-    images, labels = mnist_test_set
-    outlined = []
-
-    def outline(image, rng):
-        outlined.append(image)
-        return spoilers.hollow(image, rng)
-
-    monkeypatch.setattr(spoilers, "SPOILERS", (spoilers.strokes_across, outline, spoilers.blurred))
-    spoilers.spoil(images[:300], 1.0, np.random.default_rng(5), labels[:300])
-    assert 60 < len(outlined) < 140  # about a third of the digits
-    assert not any(
-        np.array_equal(image, one) for one in images[:300][labels[:300] == 1] for image in outlined
-    )
-
-
 @pytest.mark.slow
 def test_training_with_spoilt_digits_exports_a_model(tmp_path):
     """Full training's path with a share of spoilt digits (run 7's recipe), on 200 digits."""

@@ -85,7 +85,7 @@ def harden(
     )
     for epoch in range(hs.epochs):
         # Each epoch its own spoilt digits; half of all digits as the engine makes them.
-        x = spoil(x_digits, hs.spoiled_share, rng, y_digits)
+        x = spoil(x_digits, hs.spoiled_share, rng)
         half = rng.random(len(x)) < hp.engine_share
         x[half] = through_engine(x[half])
         x = np.concatenate([x, neg])

@@ -50,19 +50,11 @@ def blurred(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 SPOILERS = (strokes_across, hollow, blurred)
-# The outline of a "1" is a narrow closed loop, which is how people write a narrow "0" (in
-# "2024" squeezed across a phone): taught that it is a "1", run 10 read those zeros as ones.
-# A "1" gets one of the other spoilers; MNIST-C's outlined ones read as "0" then.
-NOT_FOR_ONES = (strokes_across, blurred)
 
 
-def spoil(
-    images: np.ndarray, share: float, rng: np.random.Generator, labels: np.ndarray | None = None
-) -> np.ndarray:
-    """A copy of ``images`` (uint8 MNIST) where ``share`` of them get one spoiler each; with
-    ``labels``, never an outline for a "1"."""
+def spoil(images: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``images`` (uint8 MNIST) where ``share`` of them get one spoiler each."""
     out = images.copy()
     for i in np.flatnonzero(rng.random(len(images)) < share):
-        choices = NOT_FOR_ONES if labels is not None and labels[i] == 1 else SPOILERS
-        out[i] = choices[int(rng.integers(len(choices)))](images[i], rng)
+        out[i] = SPOILERS[int(rng.integers(len(SPOILERS)))](images[i], rng)
     return out

@@ -130,7 +130,7 @@ def train(
     spoilt = ()  # with spoiled_share: one spoilt copy of every digit, half as the engine makes them
     if hp.spoiled_share:
         rng = np.random.default_rng(seed)
-        copy = spoilers.spoil(x_train, 1.0, rng, y_train)
+        copy = spoilers.spoil(x_train, 1.0, rng)
         engine_made = rng.random(len(copy)) < hp.engine_share
         copy[engine_made] = through_engine(copy[engine_made])
         spoilt = (as_float(np.concatenate([copy, neg_train])),)
