@@ -56,6 +56,16 @@ def test_unreadable_files_give_a_message_and_a_failing_exit_code(files):
     assert good in result.stdout  # the good file is still answered
 
 
+def test_predict_reads_every_file_of_a_folder(files, tmp_path):
+    folder, paths, _ = files
+    result = run_cli("predict", str(folder), str(tmp_path))  # tmp_path: an empty folder
+    assert result.returncode == 1  # notes.txt is no image; the empty folder is said
+    for digit, path in paths.items():
+        assert f"{path}: {digit} (" in result.stdout
+    assert "notes.txt: error: This is not an image we can read" in result.stderr
+    assert f"{tmp_path}: error: cannot read the file (the folder has no files)" in result.stderr
+
+
 def test_predict_reads_a_number(files):
     folder, _, digits = files
     result = run_cli("predict", "--number", "--json", str(folder / "number.png"))

@@ -109,7 +109,8 @@ def serve(host: str, port: int, workers: int | None, threads: int, model: str | 
 @click.option("--number", is_flag=True, help="Read several digits left to right.")
 @click.option("--model", type=click.Path(dir_okay=False), help="ONNX model (default: shipped).")
 def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | None) -> None:
-    """Print the digit in each image FILE, one line per file ("-": standard input).
+    """Print the digit in each image FILE, one line per file ("-": standard input; a
+    folder: every file in it).
 
     With --json, each line is the API's answer for that file, with "file" in place of
     "request_id" and "elapsed_ms"; with --number, as the API's ?multi=1."""
@@ -120,8 +121,10 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
         raise click.UsageError('"-" (standard input) can be given once only.')
     recognizer = Recognizer(model)
     failed = False
-    for name in files:
+    for name in _files_in(files):
         try:
+            if name != "-" and Path(name).is_dir():  # a folder with no files in it
+                raise OSError(0, "the folder has no files")
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             answer = answer_json(recognizer, data, number)
             if len(answer["digits"]) == 1 and answer["not_digit"] > answer["confidence"]:
@@ -151,6 +154,21 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
         else:
             click.echo(text, err="error" in row)
     sys.exit(EXIT_BAD_INPUT if failed else 0)
+
+
+def _files_in(names: tuple[str, ...]) -> list[str]:
+    """The names given, each folder replaced by the files in it, by name (hidden ones and
+    subfolders left out); an empty folder stays, to be reported."""
+    out = []
+    for name in names:
+        folder = Path(name)
+        inside = (
+            sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+            if name != "-" and folder.is_dir()
+            else None
+        )
+        out += [str(f) for f in inside] if inside else [name]
+    return out
 
 
 @main.command()

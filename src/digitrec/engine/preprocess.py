@@ -194,9 +194,10 @@ def filled_28x28(ink: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
 
 def _drawn_strokes(image: np.ndarray) -> np.ndarray | None:
     """The ink map of strokes on a transparent canvas (the page's drawing), or None."""
-    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < 250:  # real transparency
-        return _ink_from_alpha(image, cv2.split(image))
-    return None
+    if image.ndim != 3 or image.shape[2] != 4:
+        return None
+    channels = cv2.split(image)
+    return _ink_from_alpha(image, channels) if channels[3].min() < 250 else None  # real transparency
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:
