@@ -117,7 +117,7 @@ def ink_in(image: np.ndarray) -> Ink:
     strokes = _drawn_strokes(image)
     if strokes is not None:
         return find_ink(strokes, drawn=True)
-    return find_ink(ink_map(image))
+    return find_ink(_picture_ink_map(image))
 
 
 def to_uint8_28x28(image: np.ndarray) -> np.ndarray:
@@ -202,10 +202,13 @@ def _drawn_strokes(image: np.ndarray) -> np.ndarray | None:
 
 def ink_map(image: np.ndarray) -> np.ndarray:
     """One float32 channel, 0 on the background and growing with ink contrast (max 255)."""
+    strokes = _drawn_strokes(image)
+    return strokes if strokes is not None else _picture_ink_map(image)
+
+
+def _picture_ink_map(image: np.ndarray) -> np.ndarray:
+    """``ink_map`` of anything but strokes on a transparent canvas: a photo, a scan, a card."""
     if image.ndim == 3 and image.shape[2] == 4:
-        strokes = _drawn_strokes(image)
-        if strokes is not None:
-            return strokes
         image = _flatten_alpha(image) if image[..., 3].min() < 250 else image[..., :3]
     sample = _sample(image).astype(np.float32)
     grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])

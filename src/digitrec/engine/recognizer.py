@@ -204,11 +204,10 @@ class Recognizer:
         if not pairs:
             return kept
         readings = self._read([(both.image, None, filled_28x28(ink.image, both.mask)) for _, both in pairs])
-        out, skip = list(kept), set()
+        out = list(kept)
         for (i, both), prediction in zip(pairs, readings):
-            if i not in skip and not prediction.uncertain:
+            if out[i] is not None and not prediction.uncertain:  # None: joined to its left already
                 out[i], out[i + 1] = [(prediction, both)], None
-                skip.add(i + 1)
         return [reading for reading in out if reading is not None]
 
     def _surest(self, options: list[list[tuple[Prediction, DigitPiece]]]):

@@ -131,9 +131,8 @@ def joined(ink: Ink, left: DigitPiece, right: DigitPiece) -> DigitPiece | None:
     short of its stem, a "5" whose parts do not meet): together no wider than one digit,
     side by side with at most a narrow gap. None otherwise."""
     mask = left.mask | right.mask
-    x, _, w, h = cv2.boundingRect(mask.view(np.uint8))
-    width = mask.shape[1]
-    gap = (right.box.x - left.box.x - left.box.width) * width
+    _, _, w, h = cv2.boundingRect(mask.view(np.uint8))
+    gap = (right.box.x - left.box.x - left.box.width) * mask.shape[1]
     if w > WIDE * h or gap > JOIN_GAP * h:
         return None
     return _piece(ink, mask)

@@ -218,9 +218,9 @@ async function forServer(file, preview) {
   }
   const width = preview.naturalWidth;
   const height = preview.naturalHeight;
-  const limit = file.type === "image/jpeg" ? 40e6 : MAX_FULL_PIXELS;
-  if (SERVER_TYPES.includes(file.type) && width * height <= limit && file.size <= MAX_SENT_BYTES) return file;
   const known = SERVER_TYPES.includes(file.type);
+  const limit = file.type === "image/jpeg" ? 40e6 : MAX_FULL_PIXELS;
+  if (known && width * height <= limit && file.size <= MAX_SENT_BYTES) return file;
   const scale = Math.min(1, SHRUNK_SIDE / Math.max(width, height));
   const out = document.createElement("canvas");
   out.width = Math.max(1, Math.round(width * scale));
@@ -336,9 +336,9 @@ function confidenceWords(p, uncertain) {
 }
 
 const isNumber = (answer) => Boolean(answer.digits && answer.digits.length > 1);
-// The model's first choice for a single digit is "not a digit".
-const looksLikeNoDigit = (answer) => !isNumber(answer) && answer.not_digit > answer.confidence;
+// The model's first choice for one digit (or one mark of a number) is "not a digit".
 const markNoDigit = (d) => d.not_digit > d.confidence;
+const looksLikeNoDigit = (answer) => !isNumber(answer) && markNoDigit(answer);
 // A probability as the bars show it: whole percent at the ends, one decimal between.
 const barPercent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.1 ? 0 : 1)}%`;
 
