@@ -27,6 +27,10 @@ class Augmentation:
     # A coarse scan (a form scanner's 16 px crop, enlarged): the digit resampled down to
     # 12-18 px and back up, which blurs and blocks it.
     coarse_probability: float = 0.0
+    # A digit squeezed narrow (a number written across a phone): its width times 0.4-0.8,
+    # as narrow as people squeeze a "0" or an "8" into a row of digits; never thickened.
+    narrow_probability: float = 0.0
+    narrow_range: tuple[float, float] = (0.4, 0.8)
 
 
 def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
@@ -37,6 +41,10 @@ def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
     angle = uniform(-1.0, 1.0) * settings.rotation_degrees * math.pi / 180
     scale = uniform(*settings.scale_range)
     sx = scale * (1 + uniform(-settings.aspect_jitter, settings.aspect_jitter))
+    narrowed = tf.zeros([n], tf.bool)
+    if settings.narrow_probability:  # (no extra draws otherwise: earlier runs stay reproducible)
+        narrowed = uniform(0.0, 1.0) < settings.narrow_probability
+        sx = tf.where(narrowed, sx * uniform(*settings.narrow_range), sx)
     sy = scale * (1 + uniform(-settings.aspect_jitter, settings.aspect_jitter))
     shear = uniform(-settings.shear, settings.shear)
     tx = uniform(-settings.shift_pixels, settings.shift_pixels)
@@ -69,7 +77,8 @@ def augment_batch(images: tf.Tensor, settings: Augmentation) -> tf.Tensor:
     # (a fat canvas brush); each is picked for half of the thickened images.
     thicker = tf.nn.max_pool2d(images, ksize=2, strides=1, padding="SAME")
     thickest = tf.nn.max_pool2d(images, ksize=3, strides=1, padding="SAME")
-    draw = tf.random.uniform([n, 1, 1, 1])
+    # (never a squeezed digit: its loops would close up)
+    draw = tf.where(narrowed[:, None, None, None], 1.0, tf.random.uniform([n, 1, 1, 1]))
     images = tf.where(draw < settings.thicken_probability / 2, thickest, images)
     images = tf.where(
         (draw >= settings.thicken_probability / 2) & (draw < settings.thicken_probability),
