@@ -187,14 +187,24 @@ def test_review_page_needs_the_token(make_app, database, digit_images):
     html = page.get_data(as_text=True)
     assert f"#{correction}: predicted <b>6</b>, really <b>5</b>" in html
     assert "data:image/png;base64," in html
+    assert "1 digit read wrong and corrected, 0 confirmed as read" in html
+
+    # A confirmation is an example, not a mistake; a typed number is listed on its own.
+    post_json(client, image=data_url(digit_images[3]), predicted=3, correct=3)
+    post_json(client, image=data_url(digit_images[4]), correct_number="41")
+    html = client.get("/admin/feedback", headers={"Authorization": basic}).get_data(as_text=True)
+    assert "1 digit read wrong and corrected, 1 confirmed as read" in html
+    assert "<b>3</b>, confirmed as read" in html and "<td>41</td>" in html
+    assert html.count("<tr><td>6</td><td>5</td><td>1</td></tr>") == 1  # the mistakes table
 
     bearer = {"Authorization": "Bearer s3cret"}
     forged = client.post(f"/admin/feedback/{correction}/delete", data={"form_token": "x"}, headers=bearer)
     assert forged.status_code == 400
-    token = html.split('name="form_token" value="')[1].split('"')[0]
+    form = html.split(f'action="/admin/feedback/{correction}/delete"')[1]
+    token = form.split('name="form_token" value="')[1].split('"')[0]
     deleted = client.post(f"/admin/feedback/{correction}/delete", data={"form_token": token}, headers=bearer)
     assert deleted.status_code == 303
-    assert app.extensions["feedback"].count() == 0
+    assert app.extensions["feedback"].count() == 1  # the confirmation
 
 
 # ---- export and training -------------------------------------------------------------------
@@ -380,6 +390,38 @@ def test_undo_withdraws_every_correction_of_an_answer(feedback_app, store, digit
         response = client.delete("/api/v1/feedback" + bad)
         assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request_id", bad
     assert store.count() == 1
+
+
+def test_a_withdrawn_correction_s_id_is_never_given_again(feedback_app, store, digit_images, forty_two):
+    """SQLite used to hand the id of a withdrawn newest correction to the next one: a
+    retried delete of that id, or an admin page left open, then removed someone else's."""
+    client = feedback_app.test_client()
+    for fields in ({"predicted": 3, "correct": 8}, {"correct_number": "412"}):
+        image = forty_two if "correct_number" in fields else digit_images[3]
+        first = post_json(client, image=data_url(image), request_id="gone", **fields).get_json()["id"]
+        assert client.delete("/api/v1/feedback?request_id=gone").status_code == 200
+        second = post_json(client, image=data_url(image), request_id="new", **fields).get_json()["id"]
+        assert second > first, fields
+        assert client.delete("/api/v1/feedback?request_id=new").status_code == 200
+
+
+def test_upgrading_an_older_sqlite_database_keeps_its_corrections_and_ids(tmp_path, digit_images):
+    from alembic import command
+
+    from digitrec.storage.feedback import _alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    command.upgrade(_alembic_config(url), "0005")  # as a server of session 14 left it
+    old = FeedbackStore(url)
+    picture = decode(digit_images[3])
+    ids = [old.add(to_mnist_28x28(picture), d, (d + 1) % 10, "v").id for d in range(3)]
+    upgrade(url)
+    store = FeedbackStore(url)
+    assert sorted((r.id, r.predicted, r.correct) for r in store.recent(10)) == [
+        (i, d, (d + 1) % 10) for i, d in zip(ids, range(3))
+    ]
+    store.delete(ids[-1])
+    assert store.add(to_mnist_28x28(picture), 5, 6, "v").id > ids[-1]
 
 
 # ---- a typed number ---------------------------------------------------------------------

@@ -55,6 +55,7 @@ class Correction(Base):
         CheckConstraint("predicted BETWEEN 0 AND 9", name="predicted_is_a_digit"),
         CheckConstraint("correct BETWEEN 0 AND 9", name="correct_is_a_digit"),
         CheckConstraint("length(image_28x28) = 784", name="image_is_28x28"),
+        {"sqlite_autoincrement": True},  # a withdrawn correction's id is never given again
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,6 +75,7 @@ class NumberCorrection(Base):
     one-digit examples (nobody said which part of the picture is which digit)."""
 
     __tablename__ = "number_corrections"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

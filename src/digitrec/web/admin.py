@@ -67,8 +67,15 @@ def review():
         {"item": c, "image": png_data_url(c.image_28x28), "form_token": _form_token(c.id)}
         for c in store.recent(200)
     ]
+    pairs = store.pair_counts()
+    mistakes = sum(count for _, _, count in pairs)
     return render_template(
-        "admin.html", corrections=corrections, pairs=store.pair_counts(), total=store.count()
+        "admin.html",
+        corrections=corrections,
+        pairs=pairs,
+        mistakes=mistakes,
+        confirmations=store.count() - mistakes,
+        numbers=store.number_corrections(50),
     )
 
 

@@ -20,6 +20,9 @@ EXAMPLE_IMAGE = (
     "AAAAAElFTkSuQmCC"
 )
 
+# The raw bodies accepted (any image/* type is, in fact: the bytes decide, not the header).
+RAW_IMAGE_TYPES = ("png", "jpeg", "gif", "bmp", "webp", "tiff", "avif")
+
 _PROBABILITIES = {
     "type": "array",
     "items": {"type": "number", "minimum": 0, "maximum": 1},
@@ -109,6 +112,10 @@ def openapi_spec(model_version: str) -> dict:
                     ],
                     "requestBody": {
                         "required": True,
+                        "description": (
+                            "The picture: PNG, JPEG, GIF, BMP, WebP, TIFF or AVIF, as the raw body, "
+                            "as the multipart field `image`, or as base64 in JSON."
+                        ),
                         "content": {
                             "multipart/form-data": {
                                 "schema": {
@@ -117,8 +124,10 @@ def openapi_spec(model_version: str) -> dict:
                                     "properties": {"image": {"type": "string", "format": "binary"}},
                                 }
                             },
-                            "image/png": {"schema": {"type": "string", "format": "binary"}},
-                            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                            **{
+                                f"image/{kind}": {"schema": {"type": "string", "format": "binary"}}
+                                for kind in RAW_IMAGE_TYPES
+                            },
                             "application/json": {
                                 "schema": {
                                     "type": "object",
