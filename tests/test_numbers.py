@@ -79,6 +79,42 @@ def test_a_number_squeezed_across_a_phone_with_the_pages_brush_is_read(recognize
     assert recognizer.read_number(data).number == number
 
 
+def _drawn_small(digits: str, height: float, at: float = 0.5) -> list:
+    """``digits`` side by side, each ``height`` of the canvas tall, centred at ``at``."""
+    step = 0.55 * height
+    left = at - step * (len(digits) - 1) / 2
+    return [
+        [(left + k * step + (x - 0.5) * height, 0.5 + (y - 0.5) * height) for x, y in stroke]
+        for k, digit in enumerate(digits)
+        for stroke in STROKES[int(digit)]
+    ]
+
+
+@pytest.mark.parametrize("number", ["31415926", "2025", "42", "7340"])
+def test_a_number_drawn_too_small_for_the_pages_brush_is_never_read_sure(recognizer, number):
+    """With the page's brush (7.5 % of a 344 px canvas), digits a fifth of the canvas tall
+    are blobs whose loops the brush has filled: "31415926" read a sure "11115986", a small
+    "42" a sure "?8". Now "write them bigger" (as for one small digit), or at least not sure
+    of any of them; drawn at a size the brush allows, the same digits are read."""
+    for height in (0.15, 0.2):  # (0.15: the brush runs them into one band)
+        data = renderings.canvas_png(rasterised(_drawn_small(number, height), size=(344, 344), brush=26))
+        try:
+            reading = recognizer.read_number(data)
+        except NoDigitFound as refusal:
+            assert "too small" in str(refusal) and "bigger" in str(refusal)
+        else:
+            assert len(number) <= 2 and all(d.uncertain for d in reading.digits), (height, reading.number)
+    big = renderings.canvas_png(rasterised(_drawn_small(number[:4], 0.45), size=(344, 344), brush=26))
+    assert recognizer.read_number(big).number == number[:4]
+
+
+def test_one_small_digit_beside_big_ones_is_not_sure(recognizer):
+    strokes = _drawn_small("47", 0.5, at=0.35) + _drawn_small("8", 0.17, at=0.8)
+    reading = recognizer.read_number(renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=26)))
+    assert len(reading.digits) == 3 and reading.number[:2] == "47"
+    assert [d.uncertain for d in reading.digits] == [False, False, True]
+
+
 @pytest.mark.parametrize("other", [0, 2, 7])
 def test_a_one_drawn_along_the_canvas_edge_beside_a_digit_is_read(recognizer, other):
     """On the page's canvas every stroke is meant: a "1" drawn along its left or right edge

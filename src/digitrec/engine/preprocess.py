@@ -99,6 +99,8 @@ class Ink:
     kept: tuple[int, ...]  # ids of the components that belong to digits
     boxes: dict[int, tuple[int, int, int, int]]  # id -> (x, y, width, height)
     areas: dict[int, int]  # id -> pixel count
+    stroke: float = 1.0  # the strokes' width, px
+    broad_brush: bool = False  # drawn with a canvas's broad brush (not a pen on paper)
 
     def mask_of(self, ids: list[int]) -> np.ndarray:
         """bool (H, W): the pieces ``ids`` and their anti-aliased edges (one pixel round)."""
@@ -662,6 +664,8 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
         kept=tuple(int(i) for i in ids),
         boxes={int(i): tuple(int(v) for v in stats[i, :4]) for i in ids},
         areas={int(i): int(areas[i - 1]) for i in ids},
+        stroke=stroke,
+        broad_brush=bool(broad_brush),
     )
 
 

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from digitrec.engine.decode import MAX_PIXELS, decode
-from digitrec.engine.errors import ModelNotFound
-from digitrec.engine.preprocess import filled_28x28, ink_in, ink_to_28x28, widened_28x28
+from digitrec.engine.errors import ModelNotFound, NoDigitFound
+from digitrec.engine.preprocess import (
+    MIN_SMALL_DIGIT_TO_STROKE,
+    Ink,
+    filled_28x28,
+    ink_in,
+    ink_to_28x28,
+    widened_28x28,
+)
 from digitrec.engine.segment import (
     SEVERAL_DIGITS,
     DigitBox,
@@ -30,6 +37,7 @@ from digitrec.engine.segment import (
 DEFAULT_MODEL = "digitrec.onnx"
 WIDENED_MIN = 0.5  # a widened reading this sure of another digit than "1" is kept (unsure if unsure)
 JOIN_WIDER = 1.3  # two pieces joined into one digit are at most this much wider than the rest
+LINE_STROKES = 1.5  # ink no more strokes tall than this is a line drawn across, not digits
 CLEARER = 4  # a cut into touching digits must be this many times less likely wrong than the whole
 
 
@@ -169,6 +177,8 @@ class Recognizer:
         wide pieces into touching digits, all in one batch."""
         ink = ink_in(decode(data, self.max_pixels))
         pieces = split_ink(ink)
+        if _all_too_small(ink, pieces):
+            raise NoDigitFound("The digits are too small to read: write them bigger.")
         options = [[[piece]] + touching_splits(ink, piece) for piece in pieces]
         flat = [part for choices in options for option in choices for part in option]
         stretch = squeeze(pieces)
@@ -185,6 +195,9 @@ class Recognizer:
             scored = [[(next(read), part) for part in option] for option in choices]
             kept.append(self._surest(scored))
         digits = [_with_box(pred, part) for reading in self._joined(ink, kept) for pred, part in reading]
+        # A digit drawn that small with a broad brush is a blob (its loops closed): whatever
+        # the model says of it, it is not sure.
+        digits = [replace(d, uncertain=True) if _too_small(ink, d.box) else d for d in digits]
         return whole, NumberReading("".join(str(d.digit) for d in digits), tuple(digits))
 
     def _joined(self, ink, kept: list[list[tuple[Prediction, DigitPiece]]]):
@@ -246,6 +259,27 @@ class Recognizer:
             input_28x28=image,
             not_digit=not_digit,
         )
+
+
+def _too_small(ink: Ink, box: DigitBox) -> bool:
+    """A digit of a number drawn with a canvas's broad brush, fewer strokes tall than a
+    small digit alone may be (a long number squeezed onto a phone, a tiny "42")."""
+    return ink.broad_brush and box.height * ink.mask.shape[0] < MIN_SMALL_DIGIT_TO_STROKE * ink.stroke
+
+
+def _all_too_small(ink: Ink, pieces: list[DigitPiece]) -> bool:
+    """Every digit too small: several, or one band as wide as several, the brush ran them
+    into (not a line across: under LINE_STROKES strokes tall)."""
+    if len(pieces) == 1:
+        piece = pieces[0]
+        tall = piece.box.height * ink.mask.shape[0] / ink.stroke
+        return (
+            ink.broad_brush
+            and piece.aspect > SEVERAL_DIGITS
+            and tall >= LINE_STROKES
+            and _too_small(ink, piece.box)
+        )
+    return all(_too_small(ink, p.box) for p in pieces)
 
 
 def _as_wide_as_the_others(piece: DigitPiece, others: list[list[tuple[Prediction, DigitPiece]]]) -> bool:
