@@ -69,9 +69,10 @@ def test_a_number_squeezed_across_a_phone_is_read(recognizer, number, width, bru
 
 @pytest.mark.parametrize("number", ["12347", "2024", "90210"])
 @pytest.mark.parametrize("width", [0.25, 0.3])
-def test_a_number_squeezed_across_a_phone_with_the_pages_brush_is_read(recognizer, number, width):
-    """The page on a 390 px phone: a 344 px square canvas and its 26 px brush (7.5 %), the
-    number written across all of it, the last digit up to the edge (the browser's own
+def test_a_number_squeezed_across_a_phone_with_a_broad_brush_is_read(recognizer, number, width):
+    """A 344 px square canvas (the page's on a 390 px phone) and a 26 px brush (7.5 %: the
+    page's until session 15, and other clients' canvases draw as broad), the number
+    written across all of it, the last digit up to the edge (the browser's own
     drawing of "12347" read "1111": the 7 at the edge was dropped as a frame, the rest read
     as ones). Squeezed further, the brush fills the loops: no one could read it."""
     strokes = squeezed([int(d) for d in number], width)
@@ -91,10 +92,10 @@ def _drawn_small(digits: str, height: float, at: float = 0.5) -> list:
 
 
 @pytest.mark.parametrize("number", ["31415926", "2025", "42", "7340"])
-def test_a_number_drawn_too_small_for_the_pages_brush_is_never_read_sure(recognizer, number):
-    """With the page's brush (7.5 % of a 344 px canvas), digits a fifth of the canvas tall
-    are blobs whose loops the brush has filled: "31415926" read a sure "11115986", a small
-    "42" a sure "?8". Now "write them bigger" (as for one small digit), or at least not sure
+def test_a_number_drawn_too_small_for_a_broad_brush_is_never_read_sure(recognizer, number):
+    """With a broad brush (7.5 % of a 344 px canvas, the page's until session 15), digits a
+    fifth of the canvas tall are blobs whose loops the brush has filled: "31415926" read a
+    sure "11115986", a small "42" a sure "?8". Now "write them bigger" (as for one small digit), or at least not sure
     of any of them; drawn at a size the brush allows, the same digits are read."""
     for height in (0.15, 0.2):  # (0.15: the brush runs them into one band)
         data = renderings.canvas_png(rasterised(_drawn_small(number, height), size=(344, 344), brush=26))
