@@ -109,6 +109,27 @@ def test_a_number_drawn_too_small_for_a_broad_brush_is_never_read_sure(recognize
     assert recognizer.read_number(big).number == number[:4]
 
 
+@pytest.mark.parametrize("number", ["314159265", "0612345678", "061234567890"])
+@pytest.mark.parametrize("uphill", [0.0, -0.15])
+def test_a_phone_number_on_one_line_is_read_not_taken_for_texture(recognizer, number, uphill):
+    """Nine or more separate pieces of about the same size were taken for noise or texture
+    ("No clear pen strokes were found"): digits written along one line are a number, also
+    when the line drifts uphill."""
+    height = 1.2 / len(number)
+    step = 0.75 * height
+    left = 0.5 - step * (len(number) - 1) / 2
+    strokes = [
+        [
+            (left + k * step + (x - 0.5) * height, 0.5 + (y - 0.5) * height + uphill * (k - 4) * step)
+            for x, y in st
+        ]
+        for k, digit in enumerate(number)
+        for st in STROKES[int(digit)]
+    ]
+    data = renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=8))
+    assert recognizer.read_number(data).number == number
+
+
 def test_one_small_digit_beside_big_ones_is_not_sure(recognizer):
     strokes = _drawn_small("47", 0.5, at=0.35) + _drawn_small("8", 0.17, at=0.8)
     reading = recognizer.read_number(renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=26)))

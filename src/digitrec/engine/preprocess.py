@@ -37,6 +37,7 @@ WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this sha
 MIN_WALL = 8  # px: the shortest tick of a comb field looked at
 WALL_STROKE = 0.7  # ... and finer than the writing's strokes: at most this share of their width
 WALL_SPACING = 0.08  # ... and evenly spaced: within this share of the spacing
+ROW_SHARE = 0.9  # many pieces are digits of a long number where this share lie along one line
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
 SMALL_DIGIT = 0.25  # ink less than this share of the image's height and width is a small digit
@@ -633,7 +634,7 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
     margin_x, margin_y = w // 10 + 2, h // 10 + 2
     around = smooth[max(0, y - margin_y) : y + h + margin_y, max(0, x - margin_x) : x + w + margin_x]
     kept_areas = sorted((areas[i - 1] for i in ids), reverse=True)
-    scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas)
+    scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas) and not _in_a_row(stats, ids)
     if scattered or len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
         raise NoDigitFound("No clear pen strokes were found: the image looks like noise or texture.")
     stroke = max(stroke_width(kept_mask), 1.0)
@@ -667,6 +668,20 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
         stroke=stroke,
         broad_brush=bool(broad_brush),
     )
+
+
+def _in_a_row(stats: np.ndarray, ids: list[int]) -> bool:
+    """The pieces are written along one line, as the digits of a long number are (a phone
+    number, an id): the middles of nearly all of them within half a digit's height of the
+    line through them, the taller ones of about one height. Noise and texture are spread
+    over the image at every height."""
+    tops, heights = stats[ids, 1].astype(np.float32), stats[ids, 3].astype(np.float32)
+    middles, xs = tops + heights / 2, stats[ids, 0] + stats[ids, 2] / 2
+    tall = float(np.median(heights))
+    slope, offset = np.polyfit(xs, middles, 1)  # a line written a little up or down hill
+    on_line = np.abs(middles - (slope * xs + offset)) <= 0.5 * tall
+    big = heights >= 0.5 * tall
+    return bool(on_line.mean() >= ROW_SHARE and (heights[big] <= 2 * tall).all() and abs(slope) < 0.3)
 
 
 def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
