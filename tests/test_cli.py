@@ -101,6 +101,26 @@ def test_a_number_read_as_one_digit_points_to_number(client):
         assert "looks_like_number" not in answer.get_json()
 
 
+def test_shapes_are_no_number_anywhere(client, tmp_path):
+    """A photo of a green disc and a blue box: each part "not a digit". It was offered as
+    "it looks like the number 91" (API, CLI) and shown as the number "??" on the page."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (640, 480), (235, 232, 225))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((77, 120, 269, 360), fill=(40, 160, 60))
+    draw.rectangle((352, 144, 563, 336), fill=(40, 60, 170))
+    path = tmp_path / "scene.jpg"
+    picture.save(path, quality=90)
+    answer = client.post("/api/v1/predict", data=path.read_bytes(), content_type="image/jpeg").get_json()
+    assert answer["not_digit"] > answer["confidence"] and "looks_like_number" not in answer
+    as_number = client.post("/api/v1/predict?multi=1", data=path.read_bytes(), content_type="image/jpeg")
+    assert all(d["not_digit"] > d["confidence"] for d in as_number.get_json()["digits"])
+    assert "does not look like a digit (" in run_cli("predict", str(path)).stdout
+    said = run_cli("predict", "--number", str(path)).stdout
+    assert "does not look like a number: none of its 2 marks looks like a digit" in said, said
+
+
 @pytest.mark.parametrize("number", [False, True])
 def test_predict_json_is_the_api_answer(files, client, number):
     """One result shape: the CLI prints for a file what the API answers for it, field for

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitrec.storage.feedback import FeedbackStore
 from digitrec.training import renderings
@@ -308,6 +308,21 @@ def test_upload_a_transparent_png_and_a_jpeg_photo(desktop, pictures):
     desktop.get_by_test_id("upload-input").set_input_files(str(pictures["photo"]))
     wait_for_answer(desktop, "5")
     assert desktop.get_by_test_id("preview").is_visible()
+
+
+def test_a_photo_of_shapes_is_no_number(desktop, tmp_path):
+    """Two shapes read as a "number" of two marks, neither a digit: it said the number
+    "??", "Not sure", and asked which digit is wrong."""
+    picture = Image.new("RGB", (640, 480), (235, 232, 225))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((77, 120, 269, 360), fill=(40, 160, 60))
+    draw.rectangle((352, 144, 563, 336), fill=(40, 60, 170))
+    picture.save(tmp_path / "scene.jpg", quality=90)
+    desktop.get_by_test_id("upload-input").set_input_files(str(tmp_path / "scene.jpg"))
+    sync_api.expect(desktop.locator("#result-confidence")).to_have_text(
+        "This does not look like a digit or a number", timeout=10_000
+    )
+    sync_api.expect(desktop.get_by_test_id("copy")).to_be_hidden()
 
 
 # The answer's digit (or its error) is on the screen.

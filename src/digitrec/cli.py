@@ -130,6 +130,8 @@ def predict(files: tuple[str, ...], as_json: bool, number: bool, model: str | No
             if len(answer["digits"]) == 1 and answer["not_digit"] > answer["confidence"]:
                 # Led by what it is, not by a digit the model gives under 50 %.
                 text = f"{name}: does not look like a digit (best guess {answer['digit']}, {answer['confidence']:.1%})"
+            elif all(d["not_digit"] > d["confidence"] for d in answer["digits"]):
+                text = f"{name}: does not look like a number: none of its {len(answer['digits'])} marks looks like a digit"
             else:
                 text = f"{name}: {answer['number']} ({answer['confidence']:.1%} sure)" + (
                     ", one of its digits does not look like a digit"

@@ -18,6 +18,7 @@ from digitrec.engine.decode import MAX_PIXELS, decode
 from digitrec.engine.errors import ModelNotFound, NoDigitFound
 from digitrec.engine.preprocess import (
     MIN_SMALL_DIGIT_TO_STROKE,
+    SMALL_DIGIT,
     Ink,
     filled_28x28,
     ink_in,
@@ -263,8 +264,13 @@ class Recognizer:
 
 def _too_small(ink: Ink, box: DigitBox) -> bool:
     """A digit of a number drawn with a canvas's broad brush, fewer strokes tall than a
-    small digit alone may be (a long number squeezed onto a phone, a tiny "42")."""
-    return ink.broad_brush and box.height * ink.mask.shape[0] < MIN_SMALL_DIGIT_TO_STROKE * ink.stroke
+    small digit alone may be (a long number squeezed onto a phone, a tiny "42"), and small
+    beside the picture as a small digit is (filled shapes are not thin strokes)."""
+    return (
+        ink.broad_brush
+        and box.height < SMALL_DIGIT
+        and box.height * ink.mask.shape[0] < MIN_SMALL_DIGIT_TO_STROKE * ink.stroke
+    )
 
 
 def _all_too_small(ink: Ink, pieces: list[DigitPiece]) -> bool:

@@ -9,8 +9,9 @@ as one digit) and, when asked to explain, ``input_28x28`` (a PNG data URL of wha
 saw). When the answer is one digit, that digit's fields are also at the top level
 (``digit``, ``probabilities``...), so a client that reads one digit needs no list; when it is
 several, the top level never describes a squashed whole: ``digit`` is null. A picture read
-as one digit that does not look like a digit, but reads as a number of several digits, says
-so in ``looks_like_number`` (the number), so that a client knows to ask for numbers.
+as one digit that does not look like a digit, but reads as a number of several digits that
+each look like one, says so in ``looks_like_number`` (the number), so that a client knows to
+ask for numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from digitrec.engine.errors import NoDigitFound
 from digitrec.engine.preprocess import to_uint8_28x28
 from digitrec.engine.recognizer import Prediction, Recognizer
 
@@ -36,9 +38,13 @@ def answer_json(recognizer: Recognizer, data: bytes, number: bool, explain: bool
     digit = recognizer.recognize(data)
     body = result_json([digit], explain)
     if not digit.looks_like_digit:
-        several = recognizer.read_number(data).number
-        if len(several) > 1:  # a picture of a number, read as one digit
-            body["looks_like_number"] = several
+        try:
+            several = recognizer.read_number(data).digits
+        except NoDigitFound:  # (e.g. its parts too small to read as digits)
+            several = ()
+        # A picture of a number, read as one digit (not shapes that are no digits either).
+        if len(several) > 1 and all(d.looks_like_digit for d in several):
+            body["looks_like_number"] = "".join(str(d.digit) for d in several)
     return body
 
 

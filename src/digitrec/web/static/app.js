@@ -358,12 +358,14 @@ function showResult(body, source, whileDrawing = false) {
   $("result-title").textContent = body ? titleFor(source) : "Answer";
   if (!body) return;
   const several = isNumber(body);
+  // Shapes, not digits: no number to read first, only a "?" (as for one mark).
+  const noneAreDigits = several && body.digits.every(markNoDigit);
   const digitEl = $("result-digit");
   const numberEl = $("result-number");
-  digitEl.hidden = several;
-  numberEl.hidden = !several;
+  digitEl.hidden = several && !noneAreDigits;
+  numberEl.hidden = !several || noneAreDigits;
   // Not a digit: no big digit to read first, and nothing to copy.
-  const notDigit = looksLikeNoDigit(body);
+  const notDigit = looksLikeNoDigit(body) || noneAreDigits;
   digitEl.textContent = notDigit ? "?" : String(body.digit);
   // In a number, a mark that does not look like a digit shows as "?", and nothing is copied.
   const shown = several ? body.digits.map((d) => (markNoDigit(d) ? "?" : String(d.digit))).join("") : "";
@@ -374,7 +376,11 @@ function showResult(body, source, whileDrawing = false) {
 
   const percent = (p) => (p < 0.005 ? "under 1%" : barPercent(p));
   let announcement;
-  if (several) {
+  if (noneAreDigits) {
+    $("result-confidence").textContent = "This does not look like a digit or a number";
+    $("result-alternatives").textContent = "None of its marks looks like a digit.";
+    announcement = "This does not look like a digit or a number.";
+  } else if (several) {
     // How sure the whole number is (the product of its digits' confidences).
     $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
     $("result-alternatives").textContent = body.uncertain ? "Some digits are unclear: check them below." : "";
