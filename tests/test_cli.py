@@ -146,6 +146,21 @@ def test_evaluate_reports_accuracy_of_the_shipped_model(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_report_of_a_weak_model_shows_its_surest_mistakes_only(tmp_path, mnist_test_set):
+    """A model trained for one epoch on 1,000 digits gets thousands wrong: the gallery drew
+    every one (7,083 in a picture 101,530 px tall, 6 minutes). It shows the 200 surest."""
+    from PIL import Image
+
+    from digitrec.training.evaluate import MAX_SHOWN, write_report
+
+    images, labels = mnist_test_set
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(10), size=len(labels)).astype(np.float32)
+    write_report(tmp_path, images, labels, probabilities)
+    with Image.open(tmp_path / "misclassified.png") as gallery:
+        assert gallery.height < 3500, gallery.size  # 20 rows of 10
+    assert MAX_SHOWN == 200
+
+
 def test_evaluate_explains_a_bad_data_folder(tmp_path):
     result = run_cli("evaluate", "--data", str(tmp_path))
     assert result.returncode == 2

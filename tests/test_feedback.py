@@ -230,7 +230,9 @@ def test_db_upgrade_and_export_in_both_formats(make_app, tmp_path, mnist_test_se
     url = f"sqlite:///{tmp_path / 'f.sqlite3'}"
     env = {"DIGITREC_DATABASE_URL": url}
     upgraded = run_cli("db", "upgrade", env=env)
-    assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
+    assert upgraded.returncode == 0 and "Database created (revision 0006)" in upgraded.stdout
+    again = run_cli("db", "upgrade", env=env)
+    assert again.returncode == 0 and "Database is up to date (revision 0006)" in again.stdout
     labels = _fill(make_app, url, mnist_test_set, 5)
     assert run_cli("feedback", "export", "--out", str(tmp_path / "c.npz"), env=env).returncode == 0
     with np.load(tmp_path / "c.npz") as data:
@@ -408,14 +410,15 @@ def test_a_withdrawn_correction_s_id_is_never_given_again(feedback_app, store, d
 def test_upgrading_an_older_sqlite_database_keeps_its_corrections_and_ids(tmp_path, digit_images):
     from alembic import command
 
-    from digitrec.storage.feedback import _alembic_config, upgrade
+    from digitrec.storage.feedback import _alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     command.upgrade(_alembic_config(url), "0005")  # as a server of session 14 left it
     old = FeedbackStore(url)
     picture = decode(digit_images[3])
     ids = [old.add(to_mnist_28x28(picture), d, (d + 1) % 10, "v").id for d in range(3)]
-    upgrade(url)
+    upgraded = run_cli("db", "upgrade", env={"DIGITREC_DATABASE_URL": url})
+    assert "Database upgraded from revision 0005 to 0006" in upgraded.stdout, upgraded.stdout
     store = FeedbackStore(url)
     assert sorted((r.id, r.predicted, r.correct) for r in store.recent(10)) == [
         (i, d, (d + 1) % 10) for i, d in zip(ids, range(3))

@@ -100,3 +100,14 @@ def test_too_few_corrections_or_no_weights_is_a_plain_error(setup, tmp_path):
     bare.write_bytes(shipped_model_path().read_bytes())
     with pytest.raises(CannotRetrain, match="no weights"):
         retrain(None, versions, store, Path(bare), SMALL, log=lambda _: None)
+
+
+def test_held_out_corrections_read_right_already_need_only_stay_right():
+    """Three held-out corrections that the active model already read right (a helper's
+    retrain on confirmations) could never "improve": every such candidate was rejected."""
+    from digitrec.training.retrain import held_out_reason
+
+    assert held_out_reason(1.0, 1.0) is None
+    assert held_out_reason(0.5, 0.75) is None
+    assert held_out_reason(0.5, 0.5) == "held-out corrections did not improve (50.0% -> 50.0%)"
+    assert held_out_reason(1.0, 2 / 3) == "held-out corrections fell (100.0% -> 66.7%)"

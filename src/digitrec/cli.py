@@ -21,6 +21,7 @@ from digitrec.web.server import DEFAULT_THREADS, run_server
 EXIT_BAD_INPUT = 1  # a file could not be read or holds no digit
 EXIT_SETUP = 2  # missing data, model, extra or permission; a bad option or setting
 EXIT_UNAVAILABLE = 3  # the corrections database cannot be reached: try again later
+EXIT_NOT_PROMOTED = 4  # retrain --promote: the new version failed the gate; nothing changed
 
 
 class CommandFailed(click.ClickException):
@@ -281,8 +282,14 @@ def db_upgrade() -> None:
     from digitrec.storage import feedback
 
     url = settings.database_url(settings.resolve())
-    feedback.upgrade(url)
-    click.echo(f"Database is up to date: {feedback.safe_url(url)}")
+    before, head = feedback.upgrade(url), feedback.head_revision()
+    where = feedback.safe_url(url)
+    if before == head:
+        click.echo(f"Database is up to date (revision {head}): {where}")
+    elif before is None:
+        click.echo(f"Database created (revision {head}): {where}")
+    else:
+        click.echo(f"Database upgraded from revision {before} to {head}: {where}")
 
 
 @main.group("feedback")
@@ -415,3 +422,6 @@ def retrain(data: str | None, promote: bool) -> None:
         log=lambda line: click.echo(line),
     )
     click.echo(f"Version {card['number']} is {card['status']}.")
+    if promote and card["status"] != "active":
+        click.echo("Not promoted: the active version is unchanged.", err=True)
+        sys.exit(EXIT_NOT_PROMOTED)

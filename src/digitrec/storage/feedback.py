@@ -215,17 +215,26 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str) -> str | None:
     """Create or upgrade the schema to the newest Alembic revision (and, for SQLite, the
-    data folder). Raises StorageUnavailable when the database cannot be reached."""
+    data folder); the revision it had before (None: it had no schema). Raises
+    StorageUnavailable when the database cannot be reached."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         # A folder that cannot be made is a setup problem (OSError), not an outage.
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     with unavailable_as_typed_error(url, creating=True):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
+        finally:
+            engine.dispose()
         command.upgrade(_alembic_config(url), "head")
+    return before
 
 
 def upgrade_when_back(url: str, every: float = 5.0) -> threading.Thread:

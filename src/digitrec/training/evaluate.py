@@ -14,6 +14,8 @@ import numpy as np
 from digitrec.engine.preprocess import from_uint8_28x28
 from digitrec.engine.recognizer import Recognizer
 
+MAX_SHOWN = 200  # misclassified digits drawn in the report (the surest mistakes first)
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -112,7 +114,10 @@ def write_report(
     ax.set_title(f"Confusion matrix: {result['accuracy']:.2%} of {len(labels):,} correct")
     written.append(_save(fig, folder / "confusion_matrix.png"))
 
-    wrong = np.flatnonzero(predicted != labels)
+    errors = np.flatnonzero(predicted != labels)
+    # The surest mistakes first, and no more than MAX_SHOWN of them: a weak model's thousands
+    # made a picture 100,000 px tall that took minutes to draw and that viewers cannot open.
+    wrong = errors[np.argsort(-probabilities[errors].max(axis=1), kind="stable")][:MAX_SHOWN]
     columns = 10
     rows = max(1, math.ceil(len(wrong) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
@@ -124,7 +129,8 @@ def write_report(
             f"#{index} {labels[index]}→{predicted[index]}\n{probabilities[index].max():.0%}",
             fontsize=7,
         )
-    fig.suptitle(f"{len(wrong)} misclassified test digits (true→predicted, confidence)")
+    shown_how_many = f"the {len(wrong)} surest of " if len(wrong) < len(errors) else ""
+    fig.suptitle(f"{shown_how_many}{len(errors)} misclassified test digits (true→predicted, confidence)")
     written.append(_save(fig, folder / "misclassified.png"))
 
     centres, accuracies, counts = (
