@@ -28,6 +28,8 @@ def require(module: str, extra: str, purpose: str) -> None:
     """Import ``module`` or raise MissingExtra saying which extra to install for ``purpose``."""
     import importlib
 
+    if extra == "train":
+        importlib.import_module("digitrec.training")  # quiets TensorFlow before it loads
     try:
         importlib.import_module(module)
     except ImportError:

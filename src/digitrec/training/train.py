@@ -174,7 +174,8 @@ def train(
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),
         metrics=["accuracy"],
     )
-    history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose)
+    # (the dataset shuffles itself; Keras ignores shuffle= for one, and warns unless it is False)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose, shuffle=False)
     # The trained weights, beside the ONNX file: what `digitrec retrain` fine-tunes.
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
