@@ -174,6 +174,11 @@ def test_review_page_is_off_without_a_token(client):
     assert client.get("/admin/feedback").status_code == 404
 
 
+def token_of(html: str) -> str:
+    """The first form token on a page (another action's, for a forgery)."""
+    return html.split('name="form_token" value="')[1].split('"')[0]
+
+
 def test_review_page_needs_the_token(make_app, database, digit_images):
     app = make_app(DATABASE_URL=database, ADMIN_TOKEN="s3cret")
     client = app.test_client()
@@ -195,6 +200,17 @@ def test_review_page_needs_the_token(make_app, database, digit_images):
     html = client.get("/admin/feedback", headers={"Authorization": basic}).get_data(as_text=True)
     assert "1 digit read wrong and corrected, 1 confirmed as read" in html
     assert "<b>3</b>, confirmed as read" in html and "<td>41</td>" in html
+    number = app.extensions["feedback"].number_corrections()[0][0]
+    row = html.split(f'action="/admin/numbers/{number}/delete"')[1]
+    number_token = row.split('name="form_token" value="')[1].split('"')[0]
+    bearer = {"Authorization": "Bearer s3cret"}
+    # Another action's token (the first on the page, a digit's delete) is refused.
+    forged = client.post(
+        f"/admin/numbers/{number}/delete", data={"form_token": token_of(html)}, headers=bearer
+    )
+    assert forged.status_code == 400
+    gone = client.post(f"/admin/numbers/{number}/delete", data={"form_token": number_token}, headers=bearer)
+    assert gone.status_code == 303 and app.extensions["feedback"].number_corrections() == []
     assert html.count("<tr><td>6</td><td>5</td><td>1</td></tr>") == 1  # the mistakes table
 
     bearer = {"Authorization": "Bearer s3cret"}

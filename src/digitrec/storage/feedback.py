@@ -398,6 +398,12 @@ class FeedbackStore:
         with self.available(), self.session() as session, session.begin():
             return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0
 
+    def delete_number(self, correction_id: int) -> bool:
+        """Delete one typed number (a number-level correction)."""
+        query = delete(NumberCorrection).where(NumberCorrection.id == correction_id)
+        with self.available(), self.session() as session, session.begin():
+            return session.execute(query).rowcount > 0
+
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All corrections as (images uint8 (N, 28, 28), correct labels, predicted labels)."""
         query = select(Correction.image_28x28, Correction.correct, Correction.predicted).order_by(

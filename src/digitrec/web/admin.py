@@ -75,7 +75,7 @@ def review():
         pairs=pairs,
         mistakes=mistakes,
         confirmations=store.count() - mistakes,
-        numbers=store.number_corrections(50),
+        numbers=[(*row, _action_token(f"delete-number:{row[0]}")) for row in store.number_corrections(50)],
     )
 
 
@@ -83,6 +83,14 @@ def review():
 def delete(correction_id: int):
     _check_action(f"delete:{correction_id}")
     if not current_app.extensions["feedback"].delete(correction_id):
+        abort(404)
+    return redirect(url_for("admin.review"), code=303)
+
+
+@bp.post("/numbers/<int:correction_id>/delete")
+def delete_number(correction_id: int):
+    _check_action(f"delete-number:{correction_id}")
+    if not current_app.extensions["feedback"].delete_number(correction_id):
         abort(404)
     return redirect(url_for("admin.review"), code=303)
 
