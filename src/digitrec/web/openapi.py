@@ -389,7 +389,8 @@ def openapi_spec(model_version: str) -> dict:
                             "description": (
                                 "Only without ?multi=1, when the one digit read does not look like a "
                                 "digit (not_digit above confidence) but the picture reads as this "
-                                "number of several digits: ask again with ?multi=1."
+                                "number of several digits, each of which looks like a digit: ask "
+                                "again with ?multi=1."
                             ),
                         },
                         "digits": {
