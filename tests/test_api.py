@@ -250,7 +250,14 @@ def test_human_readable_api_page_is_linked_from_the_app(client):
     page = client.get("/").get_data(as_text=True)
     assert 'href="/api"' in page
     docs = client.get("/api").get_data(as_text=True)
-    assert "curl -F image=@" in docs and "Content-Type: image/png" in docs and "data:image/png" in docs
+    assert (
+        "curl -F image=@seven.jpg" in docs
+        and "Content-Type: image/jpeg" in docs
+        and "data:image/jpeg" in docs
+    )
+    # The examples' picture is one a newcomer can fetch from the app itself.
+    assert "curl -o seven.jpg http://localhost/static/examples/photo-7.jpg" in docs
+    assert client.get("/static/examples/photo-7.jpg").status_code == 200
 
 
 def test_metrics_count_requests_and_digits(client, digit_images):
