@@ -130,6 +130,24 @@ def test_a_phone_number_on_one_line_is_read_not_taken_for_texture(recognizer, nu
     assert recognizer.read_number(data).number == number
 
 
+@pytest.mark.parametrize("lines", [("2025", "1127"), ("123", "456"), ("31415", "9265"), ("1234", "567")])
+def test_a_number_that_wraps_onto_a_second_line_is_read_line_by_line(recognizer, lines):
+    """Written on two lines across a phone, the digits were grouped by column: "1" over
+    "5" read "5", "2" over "6" a sure "3" ("123" over "456" read "538"; nine pieces on
+    two lines were refused as texture)."""
+    height, strokes = 0.3, []
+    for line, middle in zip(lines, (0.27, 0.72)):
+        step = 0.2
+        left = 0.5 - step * (len(line) - 1) / 2
+        strokes += [
+            [(left + k * step + (x - 0.5) * height, middle + (y - 0.5) * height) for x, y in stroke]
+            for k, digit in enumerate(line)
+            for stroke in STROKES[int(digit)]
+        ]
+    data = renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=14))
+    assert recognizer.read_number(data).number == "".join(lines)
+
+
 def test_one_small_digit_beside_big_ones_is_not_sure(recognizer):
     strokes = _drawn_small("47", 0.5, at=0.35) + _drawn_small("8", 0.17, at=0.8)
     reading = recognizer.read_number(renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=26)))

@@ -671,13 +671,21 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
 
 
 def _in_a_row(stats: np.ndarray, ids: list[int]) -> bool:
-    """The pieces are written along one line, as the digits of a long number are (a phone
-    number, an id): the middles of nearly all of them within half a digit's height of the
-    line through them, the taller ones of about one height. Noise and texture are spread
-    over the image at every height."""
+    """The pieces are written along one line, or two or three (a number that wrapped), as
+    the digits of a long number are (a phone number, an id): in each line the middles of
+    nearly all of them within half a digit's height of the line through them, the taller
+    ones of about one height. Noise and texture are spread over the image at every height."""
+    tall = float(np.median(stats[ids, 3]))
+    ordered = sorted(ids, key=lambda i: stats[i, 1] + stats[i, 3] / 2)
+    middles = [stats[i, 1] + stats[i, 3] / 2 for i in ordered]
+    breaks = [k for k in range(1, len(ordered)) if middles[k] - middles[k - 1] > tall]
+    lines = [ordered[a:b] for a, b in zip([0, *breaks], [*breaks, len(ordered)])]
+    return len(lines) <= 3 and all(len(line) >= 2 and _along_a_line(stats, line, tall) for line in lines)
+
+
+def _along_a_line(stats: np.ndarray, ids: list[int], tall: float) -> bool:
     tops, heights = stats[ids, 1].astype(np.float32), stats[ids, 3].astype(np.float32)
     middles, xs = tops + heights / 2, stats[ids, 0] + stats[ids, 2] / 2
-    tall = float(np.median(heights))
     slope, offset = np.polyfit(xs, middles, 1)  # a line written a little up or down hill
     on_line = np.abs(middles - (slope * xs + offset)) <= 0.5 * tall
     big = heights >= 0.5 * tall

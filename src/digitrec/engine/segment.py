@@ -10,7 +10,7 @@ recognizer keeps a cut only where the model reads the parts more surely than the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -26,6 +26,7 @@ MAX_TOUCHING = 4  # at most this many digits are looked for in one piece
 STACKED = 0.2  # narrow pieces one wholly above the other, this close, are one broken digit
 USUAL_SLOT = 0.75  # a number's width per digit, as a share of the digits' height, at least
 MAX_STRETCH = 2.5  # a squeezed number's digits are read at most this much wider
+LINE_HEIGHT = 0.5  # lines of a number that wrapped are each at least this share as tall as the tallest
 JOIN_GAP = 0.25  # neighbours this close (a share of their height) may be halves of one digit
 
 
@@ -53,7 +54,11 @@ def split_digits(image: np.ndarray) -> list[DigitPiece]:
 
 
 def split_ink(ink: Ink) -> list[DigitPiece]:
-    """The ink found in an image -> one MNIST-style 28x28 image per digit, left to right."""
+    """The ink found in an image -> one MNIST-style 28x28 image per digit, left to right,
+    line by line where the number goes on below (wrapped onto a second line)."""
+    lines = _lines(ink)
+    if len(lines) > 1:
+        return [piece for line in lines for piece in split_ink(replace(ink, kept=tuple(line)))]
     groups: list[list[int]] = []
     spans: list[tuple[int, int]] = []
     for piece in sorted(ink.kept, key=lambda i: ink.boxes[i][0]):
@@ -80,6 +85,45 @@ def split_ink(ink: Ink) -> list[DigitPiece]:
     return sorted(pieces, key=lambda p: p.box.x)
 
 
+def _lines(ink: Ink) -> list[list[int]]:
+    """The pieces in lines of writing, top to bottom: bands of rows with ink, apart from
+    one another, each about as tall as the tallest and one of them holding digits side by
+    side. Without digits side by side, a gap across is inside a digit (an "8" of two
+    loops, a "5" whose bar came loose): one line."""
+    bands: list[tuple[int, int, list[int]]] = []  # top, bottom, pieces
+    for i in sorted(ink.kept, key=lambda i: ink.boxes[i][1]):
+        _, top, _, height = ink.boxes[i]
+        if bands and top < bands[-1][1]:
+            band_top, band_bottom, ids = bands[-1]
+            bands[-1] = (band_top, max(band_bottom, top + height), [*ids, i])
+        else:
+            bands.append((top, top + height, [i]))
+    if len(bands) < 2:
+        return [list(ink.kept)]
+    tallest = max(bottom - top for top, bottom, _ in bands)
+
+    def side_by_side(top: int, bottom: int, ids: list[int]) -> bool:
+        digits = sorted(ink.boxes[i] for i in ids if ink.boxes[i][3] >= LINE_HEIGHT * (bottom - top))
+        return any(b[0] >= a[0] + a[2] for a, b in zip(digits, digits[1:]))
+
+    def across(ids: list[int]) -> tuple[int, int]:
+        return min(ink.boxes[i][0] for i in ids), max(ink.boxes[i][0] + ink.boxes[i][2] for i in ids)
+
+    def below_the_other(upper: list[int], lower: list[int]) -> bool:
+        """A line that wraps starts again under the one above (digits of one line written
+        up and down hill are beside each other, not under)."""
+        (a_left, a_right), (b_left, b_right) = across(upper), across(lower)
+        return min(a_right, b_right) - max(a_left, b_left) >= 0.5 * min(a_right - a_left, b_right - b_left)
+
+    if (
+        all(bottom - top >= LINE_HEIGHT * tallest for top, bottom, _ in bands)
+        and any(side_by_side(*band) for band in bands)
+        and all(below_the_other(a[2], b[2]) for a, b in zip(bands, bands[1:]))
+    ):
+        return [ids for _, _, ids in bands]
+    return [list(ink.kept)]
+
+
 def squeeze(pieces: list[DigitPiece]) -> float:
     """How much narrower than usual a number is written: its width per digit against
     USUAL_SLOT of the digits' height (1 when not squeezed, up to MAX_STRETCH). People
@@ -89,7 +133,12 @@ def squeeze(pieces: list[DigitPiece]) -> float:
     if len(pieces) < 2:
         return 1.0
     height, width = pieces[0].mask.shape
-    span = (pieces[-1].box.x + pieces[-1].box.width - pieces[0].box.x) * width
+    # Line by line: a new line of a wrapped number starts where the next piece lies left.
+    starts = [0] + [k for k in range(1, len(pieces)) if pieces[k].box.x < pieces[k - 1].box.x] + [len(pieces)]
+    span = sum(
+        (pieces[end - 1].box.x + pieces[end - 1].box.width - pieces[start].box.x) * width
+        for start, end in zip(starts, starts[1:])
+    )
     tall = float(np.median([p.box.height for p in pieces])) * height
     slot = span / len(pieces) / max(tall, 1.0)
     return float(min(max(USUAL_SLOT / slot, 1.0), MAX_STRETCH))
@@ -130,6 +179,9 @@ def joined(ink: Ink, left: DigitPiece, right: DigitPiece) -> DigitPiece | None:
     """Two neighbouring pieces as one digit, where they could be one (a "4" whose bar stops
     short of its stem, a "5" whose parts do not meet): together no wider than one digit,
     side by side with at most a narrow gap. None otherwise."""
+    beside = min(left.box.y + left.box.height, right.box.y + right.box.height) - max(left.box.y, right.box.y)
+    if beside < 0.5 * min(left.box.height, right.box.height):
+        return None  # not on one line (the end of a line and the start of the next)
     mask = left.mask | right.mask
     _, _, w, h = cv2.boundingRect(mask.view(np.uint8))
     gap = (right.box.x - left.box.x - left.box.width) * mask.shape[1]

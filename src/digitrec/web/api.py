@@ -165,7 +165,8 @@ def _number_correction(fields, request_id: str | None):
         )
     data = image_from_request(HOW_TO_CORRECT)
     model = recognizer()
-    read = model.read_number(data).number
+    # As the page shows it: a mark that does not look like a digit is a "?".
+    read = "".join(str(d.digit) if d.looks_like_digit else "?" for d in model.read_number(data).digits)
     if typed == read:
         raise RequestProblem(
             422,
