@@ -213,6 +213,22 @@ def test_a_letter_is_not_shown_as_a_digit(desktop):
     screenshot(desktop, "not-a-digit.png")
 
 
+def test_a_number_with_a_mark_that_is_no_digit_says_so(desktop):
+    """A "4" and a hash sign: the number's confidence, a product with the mark's, read
+    "Not sure: under 1%" though the 4 is sure; it says which marks are the trouble."""
+    hash_sign = [
+        [(0.66, 0.36), (0.66, 0.64)],
+        [(0.78, 0.36), (0.78, 0.64)],
+        [(0.6, 0.44), (0.84, 0.44)],
+        [(0.6, 0.56), (0.84, 0.56)],
+    ]
+    draw_with_mouse(desktop, shifted(STROKES[4], dx=-0.22, scale=0.6) + hash_sign)
+    wait_for_answer(desktop, "4?", testid="result-number")
+    sync_api.expect(desktop.get_by_test_id("result-confidence")).to_have_text(
+        "Not sure: 1 of 2 marks does not look like a digit"
+    )
+
+
 def test_tapping_the_digit_that_was_read_corrects_nothing(desktop):
     draw_with_mouse(desktop, STROKES[7])
     wait_for_answer(desktop, "7")
@@ -657,7 +673,7 @@ def test_correcting_one_digit_of_a_number_stores_that_digit(
         page.get_by_test_id("digit-choice-1").click()
         sync_api.expect(page.get_by_test_id("digit-choice-1")).to_have_attribute("aria-pressed", "true")
         page.get_by_test_id("feedback-3").click()
-        sync_api.expect(page.locator("#feedback-status")).to_contain_text("saved as a 3")
+        sync_api.expect(page.locator("#feedback-status")).to_contain_text("the 2nd digit saved as a 3")
         screenshot(page, "correct-one-digit-390x844.png")
         store = FeedbackStore(database)
         assert [(r.predicted, r.correct, r.digit_index) for r in store.recent(10)] == [(2, 3, 1)]

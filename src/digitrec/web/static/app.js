@@ -380,6 +380,12 @@ function showResult(body, source, whileDrawing = false) {
     $("result-confidence").textContent = "This does not look like a digit or a number";
     $("result-alternatives").textContent = "None of its marks looks like a digit.";
     announcement = "This does not look like a digit or a number.";
+  } else if (several && body.digits.some(markNoDigit)) {
+    // A mark that is no digit makes the product of confidences meaningless ("under 1%").
+    const marks = body.digits.filter(markNoDigit).length;
+    $("result-confidence").textContent = `Not sure: ${marks} of ${body.digits.length} marks ${marks === 1 ? "does" : "do"} not look like a digit`;
+    $("result-alternatives").textContent = "Check them below.";
+    announcement = `Answer: the number ${shown}, not sure.`;
   } else if (several) {
     // How sure the whole number is (the product of its digits' confidences).
     $("result-confidence").textContent = `${confidenceWords(body.confidence, body.uncertain)}: ${percent(body.confidence)}`;
@@ -493,8 +499,13 @@ function chooseDigit(index) {
     button.setAttribute("aria-pressed", String(button.dataset.testid === `digit-choice-${index}`));
   }
   const read = lastSent.answer.digits[index].digit;
-  const nth = ["1st", "2nd", "3rd"][index] || `${index + 1}th`;
-  feedbackSays(`The ${nth} digit, read as ${read}: now tap the right digit.`);
+  feedbackSays(`The ${ordinal(index + 1)} digit, read as ${read}: now tap the right digit.`);
+}
+
+// 1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st
+function ordinal(n) {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  return `${n}${teen ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th"}`;
 }
 
 async function sendCorrection(correct) {
@@ -521,7 +532,10 @@ async function sendCorrection(correct) {
   if (several) form.append("digit_index", String(chosenDigit));
   if (answer.request_id) form.append("request_id", answer.request_id);
   const aDigit = `${correct === 8 ? "an" : "a"} ${correct}`;
-  const thanks = correct === read ? `Saved: it is ${aDigit} after all.` : `Thank you: saved as ${aDigit}.`;
+  // In a number, say which digit: "the 2nd digit saved as a 3".
+  const what = several ? `the ${ordinal(chosenDigit + 1)} digit ` : "";
+  const thanks =
+    correct === read ? `Saved: ${what || "it "}is ${aDigit} after all.` : `Thank you: ${what}saved as ${aDigit}.`;
   await postCorrection(form, thanks, (corrected) => {
     corrected.delete("number");
     corrected.add(which);
