@@ -262,14 +262,17 @@ class Recognizer:
         )
 
 
+def _strokes_tall(ink: Ink, box: DigitBox) -> float:
+    """How many of its strokes' widths tall the ink in ``box`` is."""
+    return box.height * ink.mask.shape[0] / ink.stroke
+
+
 def _too_small(ink: Ink, box: DigitBox) -> bool:
     """A digit of a number drawn with a canvas's broad brush, fewer strokes tall than a
     small digit alone may be (a long number squeezed onto a phone, a tiny "42"), and small
     beside the picture as a small digit is (filled shapes are not thin strokes)."""
     return (
-        ink.broad_brush
-        and box.height < SMALL_DIGIT
-        and box.height * ink.mask.shape[0] < MIN_SMALL_DIGIT_TO_STROKE * ink.stroke
+        ink.broad_brush and box.height < SMALL_DIGIT and _strokes_tall(ink, box) < MIN_SMALL_DIGIT_TO_STROKE
     )
 
 
@@ -277,12 +280,10 @@ def _all_too_small(ink: Ink, pieces: list[DigitPiece]) -> bool:
     """Every digit too small: several, or one band as wide as several, the brush ran them
     into (not a line across: under LINE_STROKES strokes tall)."""
     if len(pieces) == 1:
-        piece = pieces[0]
-        tall = piece.box.height * ink.mask.shape[0] / ink.stroke
+        (piece,) = pieces
         return (
-            ink.broad_brush
-            and piece.aspect > SEVERAL_DIGITS
-            and tall >= LINE_STROKES
+            piece.aspect > SEVERAL_DIGITS
+            and _strokes_tall(ink, piece.box) >= LINE_STROKES
             and _too_small(ink, piece.box)
         )
     return all(_too_small(ink, p.box) for p in pieces)

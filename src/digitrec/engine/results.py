@@ -39,12 +39,12 @@ def answer_json(recognizer: Recognizer, data: bytes, number: bool, explain: bool
     body = result_json([digit], explain)
     if not digit.looks_like_digit:
         try:
-            several = recognizer.read_number(data).digits
+            several = recognizer.read_number(data)
         except NoDigitFound:  # (e.g. its parts too small to read as digits)
-            several = ()
+            several = None
         # A picture of a number, read as one digit (not shapes that are no digits either).
-        if len(several) > 1 and all(d.looks_like_digit for d in several):
-            body["looks_like_number"] = "".join(str(d.digit) for d in several)
+        if several and len(several.digits) > 1 and all(d.looks_like_digit for d in several.digits):
+            body["looks_like_number"] = several.number
     return body
 
 

@@ -215,12 +215,19 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
 
+def _revision(connection) -> str | None:
+    """The schema's Alembic revision; None where it has none (no table, or no row)."""
+    try:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except sa_exc.DBAPIError:
+        return None
+
+
 def upgrade(url: str) -> str | None:
     """Create or upgrade the schema to the newest Alembic revision (and, for SQLite, the
     data folder); the revision it had before (None: it had no schema). Raises
     StorageUnavailable when the database cannot be reached."""
     from alembic import command
-    from alembic.runtime.migration import MigrationContext
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -230,7 +237,7 @@ def upgrade(url: str) -> str | None:
         engine = make_engine(url)
         try:
             with engine.connect() as connection:
-                before = MigrationContext.configure(connection).get_current_revision()
+                before = _revision(connection)
         finally:
             engine.dispose()
         command.upgrade(_alembic_config(url), "head")
@@ -287,10 +294,7 @@ class FeedbackStore:
     def check(self) -> None:
         """Raise StorageUnavailable unless the database answers and its schema is current."""
         with self.available(), self.engine.connect() as connection:
-            try:
-                revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            except sa_exc.DBAPIError:
-                revision = None
+            revision = _revision(connection)
         if revision != head_revision():
             self._down_until = 0.0  # not an outage: nothing to wait for
             raise OutdatedSchema(
@@ -395,14 +399,15 @@ class FeedbackStore:
             return {str(row[0]): int(row[1]) for row in session.execute(query)}
 
     def delete(self, correction_id: int) -> bool:
-        with self.available(), self.session() as session, session.begin():
-            return session.execute(delete(Correction).where(Correction.id == correction_id)).rowcount > 0
+        return self._delete(Correction, correction_id)
 
     def delete_number(self, correction_id: int) -> bool:
         """Delete one typed number (a number-level correction)."""
-        query = delete(NumberCorrection).where(NumberCorrection.id == correction_id)
+        return self._delete(NumberCorrection, correction_id)
+
+    def _delete(self, table: type[Correction] | type[NumberCorrection], correction_id: int) -> bool:
         with self.available(), self.session() as session, session.begin():
-            return session.execute(query).rowcount > 0
+            return session.execute(delete(table).where(table.id == correction_id)).rowcount > 0
 
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All corrections as (images uint8 (N, 28, 28), correct labels, predicted labels)."""

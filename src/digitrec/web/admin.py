@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from digitrec.engine.results import png_data_url
+from digitrec.storage.feedback import FeedbackStore
 from digitrec.storage.models import ModelVersions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -81,16 +83,18 @@ def review():
 
 @bp.post("/feedback/<int:correction_id>/delete")
 def delete(correction_id: int):
-    _check_action(f"delete:{correction_id}")
-    if not current_app.extensions["feedback"].delete(correction_id):
-        abort(404)
-    return redirect(url_for("admin.review"), code=303)
+    return _delete(f"delete:{correction_id}", lambda store: store.delete(correction_id))
 
 
 @bp.post("/numbers/<int:correction_id>/delete")
 def delete_number(correction_id: int):
-    _check_action(f"delete-number:{correction_id}")
-    if not current_app.extensions["feedback"].delete_number(correction_id):
+    return _delete(f"delete-number:{correction_id}", lambda store: store.delete_number(correction_id))
+
+
+def _delete(action: str, deleted: Callable[[FeedbackStore], bool]):
+    """Check the form token for ``action``, delete (404 if nothing was), back to the list."""
+    _check_action(action)
+    if not deleted(current_app.extensions["feedback"]):
         abort(404)
     return redirect(url_for("admin.review"), code=303)
 

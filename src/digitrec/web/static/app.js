@@ -358,7 +358,9 @@ function showResult(body, source, whileDrawing = false) {
   $("result-title").textContent = body ? titleFor(source) : "Answer";
   if (!body) return;
   const several = isNumber(body);
-  // Shapes, not digits: no number to read first, only a "?" (as for one mark).
+  // Marks that are no digits; all of them (shapes, not digits): no number to read first,
+  // only a "?" (as for one mark).
+  const someAreNoDigits = several && body.digits.some(markNoDigit);
   const noneAreDigits = several && body.digits.every(markNoDigit);
   const digitEl = $("result-digit");
   const numberEl = $("result-number");
@@ -369,7 +371,7 @@ function showResult(body, source, whileDrawing = false) {
   digitEl.textContent = notDigit ? "?" : String(body.digit);
   // In a number, a mark that does not look like a digit shows as "?", and nothing is copied.
   const shown = several ? body.digits.map((d) => (markNoDigit(d) ? "?" : String(d.digit))).join("") : "";
-  $("copy").hidden = notDigit || shown.includes("?");
+  $("copy").hidden = notDigit || someAreNoDigits;
   numberEl.textContent = shown;
   numberEl.style.setProperty("--digits", several ? body.number.length : 1); // fits one line
   panel.classList.toggle("uncertain", body.uncertain);
@@ -380,7 +382,7 @@ function showResult(body, source, whileDrawing = false) {
     $("result-confidence").textContent = "This does not look like a digit or a number";
     $("result-alternatives").textContent = "None of its marks looks like a digit.";
     announcement = "This does not look like a digit or a number.";
-  } else if (several && body.digits.some(markNoDigit)) {
+  } else if (someAreNoDigits) {
     // A mark that is no digit makes the product of confidences meaningless ("under 1%").
     const marks = body.digits.filter(markNoDigit).length;
     $("result-confidence").textContent = `Not sure: ${marks} of ${body.digits.length} marks ${marks === 1 ? "does" : "do"} not look like a digit`;
