@@ -67,6 +67,25 @@ def squeezed(digits: list[int], width: float):
     ]
 
 
+def in_a_row(digits, height: float, step: float, at=(0.5, 0.5), uphill: float = 0.0):
+    """The strokes of ``digits`` side by side, each ``height`` of the canvas tall and ``step``
+    apart, centred at ``at`` (x, y). ``uphill``: each digit that share of a step lower than
+    the one before it (y grows downwards, so a negative value is a line drifting uphill)."""
+    centre_x, centre_y = at
+    middle = (len(digits) - 1) / 2
+    return [
+        [
+            (
+                centre_x + (k - middle) * step + (x - 0.5) * height,
+                centre_y + (y - 0.5) * height + uphill * (k - middle) * step,
+            )
+            for x, y in stroke
+        ]
+        for k, digit in enumerate(digits)
+        for stroke in STROKES[int(digit)]
+    ]
+
+
 def rasterised(strokes, size: tuple[int, int] = (340, 280), brush: int = 12) -> np.ndarray:
     """The strokes drawn with a round ``brush`` on a ``size`` (width, height) canvas: its
     alpha channel, anti-aliased (drawn at 4x, then reduced), as the page's canvas holds it."""

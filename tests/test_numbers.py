@@ -12,7 +12,7 @@ from PIL import Image
 from digitrec.engine import NoDigitFound
 from digitrec.training import renderings
 
-from strokes import STROKES, rasterised, shifted, squeezed
+from strokes import STROKES, in_a_row, rasterised, shifted, squeezed
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -82,21 +82,16 @@ def test_a_number_squeezed_across_a_phone_with_a_broad_brush_is_read(recognizer,
 
 def _drawn_small(digits: str, height: float, at: float = 0.5) -> list:
     """``digits`` side by side, each ``height`` of the canvas tall, centred at ``at``."""
-    step = 0.55 * height
-    left = at - step * (len(digits) - 1) / 2
-    return [
-        [(left + k * step + (x - 0.5) * height, 0.5 + (y - 0.5) * height) for x, y in stroke]
-        for k, digit in enumerate(digits)
-        for stroke in STROKES[int(digit)]
-    ]
+    return in_a_row(digits, height, 0.55 * height, at=(at, 0.5))
 
 
 @pytest.mark.parametrize("number", ["31415926", "2025", "42", "7340"])
 def test_a_number_drawn_too_small_for_a_broad_brush_is_never_read_sure(recognizer, number):
     """With a broad brush (7.5 % of a 344 px canvas, the page's until session 15), digits a
     fifth of the canvas tall are blobs whose loops the brush has filled: "31415926" read a
-    sure "11115986", a small "42" a sure "?8". Now "write them bigger" (as for one small digit), or at least not sure
-    of any of them; drawn at a size the brush allows, the same digits are read."""
+    sure "11115986", a small "42" a sure "?8". Now "write them bigger" (as for one small
+    digit), or at least not sure of any of them; drawn at a size the brush allows, the same
+    digits are read."""
     for height in (0.15, 0.2):  # (0.15: the brush runs them into one band)
         data = renderings.canvas_png(rasterised(_drawn_small(number, height), size=(344, 344), brush=26))
         try:
@@ -116,16 +111,7 @@ def test_a_phone_number_on_one_line_is_read_not_taken_for_texture(recognizer, nu
     ("No clear pen strokes were found"): digits written along one line are a number, also
     when the line drifts uphill."""
     height = 1.2 / len(number)
-    step = 0.75 * height
-    left = 0.5 - step * (len(number) - 1) / 2
-    strokes = [
-        [
-            (left + k * step + (x - 0.5) * height, 0.5 + (y - 0.5) * height + uphill * (k - 4) * step)
-            for x, y in st
-        ]
-        for k, digit in enumerate(number)
-        for st in STROKES[int(digit)]
-    ]
+    strokes = in_a_row(number, height, 0.75 * height, uphill=uphill)
     data = renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=8))
     assert recognizer.read_number(data).number == number
 
@@ -135,15 +121,7 @@ def test_a_number_that_wraps_onto_a_second_line_is_read_line_by_line(recognizer,
     """Written on two lines across a phone, the digits were grouped by column: "1" over
     "5" read "5", "2" over "6" a sure "3" ("123" over "456" read "538"; nine pieces on
     two lines were refused as texture)."""
-    height, strokes = 0.3, []
-    for line, middle in zip(lines, (0.27, 0.72)):
-        step = 0.2
-        left = 0.5 - step * (len(line) - 1) / 2
-        strokes += [
-            [(left + k * step + (x - 0.5) * height, middle + (y - 0.5) * height) for x, y in stroke]
-            for k, digit in enumerate(line)
-            for stroke in STROKES[int(digit)]
-        ]
+    strokes = in_a_row(lines[0], 0.3, 0.2, at=(0.5, 0.27)) + in_a_row(lines[1], 0.3, 0.2, at=(0.5, 0.72))
     data = renderings.canvas_png(rasterised(strokes, size=(344, 344), brush=14))
     assert recognizer.read_number(data).number == "".join(lines)
 

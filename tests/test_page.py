@@ -20,7 +20,7 @@ from digitrec.storage.feedback import FeedbackStore
 from digitrec.training import renderings
 
 from servers import start_server, stop_server
-from strokes import STROKES, shifted, squeezed
+from strokes import STROKES, in_a_row, shifted, squeezed
 
 CHROMIUM = os.environ.get("DIGITREC_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -192,13 +192,7 @@ def test_eight_small_digits_across_a_phone_are_read(phone):
     """Digits a fifth of the canvas tall: with the page's broad marker (7.5 % of the
     canvas, until session 15) their loops filled up and "31415926" came back a sure
     "11115986"; with a felt pen's width the engine brings to MNIST's, they are read."""
-    height, step = 0.2, 0.11
-    strokes = [
-        [(0.5 + (k - 3.5) * step + (x - 0.5) * height, 0.5 + (y - 0.5) * height) for x, y in stroke]
-        for k, digit in enumerate([3, 1, 4, 1, 5, 9, 2, 6])
-        for stroke in STROKES[digit]
-    ]
-    draw_with_touch(phone, strokes)
+    draw_with_touch(phone, in_a_row("31415926", 0.2, 0.11))
     wait_for_answer(phone, "31415926", testid="result-number")
 
 
