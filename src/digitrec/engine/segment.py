@@ -63,9 +63,8 @@ def split_ink(ink: Ink) -> list[DigitPiece]:
     spans: list[tuple[int, int]] = []
     for piece in sorted(ink.kept, key=lambda i: ink.boxes[i][0]):
         x, _, w, _ = ink.boxes[piece]
-        for group, (left, right) in zip(groups, spans):
-            overlap = min(right, x + w) - max(left, x)
-            if overlap >= MIN_OVERLAP * min(w, right - left):
+        for group, span in zip(groups, spans):
+            if _overlap(span, (x, x + w), MIN_OVERLAP):
                 group.append(piece)
                 break
         else:
@@ -112,8 +111,7 @@ def _lines(ink: Ink) -> list[list[int]]:
     def below_the_other(upper: list[int], lower: list[int]) -> bool:
         """A line that wraps starts again under the one above (digits of one line written
         up and down hill are beside each other, not under)."""
-        (a_left, a_right), (b_left, b_right) = across(upper), across(lower)
-        return min(a_right, b_right) - max(a_left, b_left) >= 0.5 * min(a_right - a_left, b_right - b_left)
+        return _overlap(across(upper), across(lower), 0.5)
 
     if (
         all(bottom - top >= LINE_HEIGHT * tallest for top, bottom, _ in bands)
@@ -122,6 +120,11 @@ def _lines(ink: Ink) -> list[list[int]]:
     ):
         return [ids for _, _, ids in bands]
     return [list(ink.kept)]
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float], share: float) -> bool:
+    """Two spans (start, end) overlap by at least ``share`` of the shorter one."""
+    return min(a[1], b[1]) - max(a[0], b[0]) >= share * min(a[1] - a[0], b[1] - b[0])
 
 
 def squeeze(pieces: list[DigitPiece]) -> float:
@@ -179,8 +182,8 @@ def joined(ink: Ink, left: DigitPiece, right: DigitPiece) -> DigitPiece | None:
     """Two neighbouring pieces as one digit, where they could be one (a "4" whose bar stops
     short of its stem, a "5" whose parts do not meet): together no wider than one digit,
     side by side with at most a narrow gap. None otherwise."""
-    beside = min(left.box.y + left.box.height, right.box.y + right.box.height) - max(left.box.y, right.box.y)
-    if beside < 0.5 * min(left.box.height, right.box.height):
+    rows = [(p.box.y, p.box.y + p.box.height) for p in (left, right)]
+    if not _overlap(*rows, 0.5):
         return None  # not on one line (the end of a line and the start of the next)
     mask = left.mask | right.mask
     _, _, w, h = cv2.boundingRect(mask.view(np.uint8))
