@@ -17,7 +17,7 @@ def digits(mnist_test_set) -> np.ndarray:
 
 def test_a_batch_is_augmented_image_by_image(digits):
     batch = (digits[:64].astype(np.float32) / 255)[..., None]
-    out = augment_batch(batch, Augmentation()).numpy()
+    out = np.asarray(augment_batch(batch, Augmentation()))
     assert out.shape == batch.shape and out.min() >= 0 and out.max() <= 1
     changed = np.abs(out - batch).reshape(64, -1).mean(axis=1)
     assert (changed > 0.001).all()  # every image is transformed
@@ -33,11 +33,13 @@ def test_thin_strokes_lose_ink_and_coarse_scans_keep_it(digits):
         "shear": 0.0,
         "shift_pixels": 0.0,
     }
-    plain = augment_batch(batch, Augmentation(**still, thicken_probability=0.0)).numpy()
-    thin = augment_batch(batch, Augmentation(**still, thicken_probability=0.0, thin_probability=1.0)).numpy()
-    coarse = augment_batch(
-        batch, Augmentation(**still, thicken_probability=0.0, coarse_probability=1.0)
-    ).numpy()
+    plain = np.asarray(augment_batch(batch, Augmentation(**still, thicken_probability=0.0)))
+    thin = np.asarray(
+        augment_batch(batch, Augmentation(**still, thicken_probability=0.0, thin_probability=1.0))
+    )
+    coarse = np.asarray(
+        augment_batch(batch, Augmentation(**still, thicken_probability=0.0, coarse_probability=1.0))
+    )
     ink = lambda images: images.reshape(64, -1).sum(axis=1)  # noqa: E731
     assert (ink(thin) < 0.8 * ink(plain)).all()  # every stroke a pixel thinner
     assert thin.min() >= 0 and coarse.min() >= 0 and coarse.max() <= 1

@@ -17,7 +17,7 @@ import numpy as np
 
 from digitrec.engine.errors import NoDigitFound
 from digitrec.engine.preprocess import from_uint8_28x28, to_mnist_28x28, to_uint8_28x28
-from digitrec.training import evaluate, mnist, negatives, spoilers
+from digitrec.training import evaluate, habits, mnist, negatives, spoilers
 from digitrec.training.augment import Augmentation
 
 NOT_A_DIGIT = 10  # the eleventh class
@@ -48,9 +48,16 @@ class Hyperparameters:
     # training.spoilers), each digit with its own spoiler drawn once before training.
     # Run 7 (docs/model.md) used 0.15; the shipped model (run 6) none.
     spoiled_share: float = 0.0
+    # Share of the training ones shown a second time with a flag (training.habits): many
+    # people write a "1" so, MNIST's writers seldom did. Runs 1-13 (docs/model.md) none.
+    flagged_ones: float = 0.0
     # Fine-tuning: start from these weights (a .weights.npz of an earlier run) instead of
     # random ones; the schedule is the same, so give a lower peak rate and fewer epochs.
     initial_weights: str | None = None
+    # Distillation: the .weights.npz of trained runs whose averaged probabilities are blended
+    # into the targets, ``distillation`` of them and the rest the (smoothed) labels.
+    teachers: tuple[str, ...] = ()
+    distillation: float = 0.5
     augmentation: Augmentation = field(default_factory=Augmentation)
 
 
@@ -91,6 +98,145 @@ def build_model(dropout: float, members: int = 1, name: str = "digitrec_cnn"):
     return keras.Model(inputs, logits, name=name)
 
 
+@dataclass
+class Prepared:
+    """Everything a training run feeds the model, as numpy arrays (see ``prepare``)."""
+
+    data: mnist.Mnist
+    versions: np.ndarray  # (N, 28, 28, 3) uint8: each training image as it is, engine-made, spoilt
+    labels: np.ndarray  # (N,) 0-9, or NOT_A_DIGIT
+    x_val: np.ndarray  # (M, 28, 28) uint8: validation digits as the engine makes them, then non-digits
+    y_val: np.ndarray
+    digits_val: int  # how many of x_val are digits
+    negatives: int  # how many training images are non-digits
+    corrections: int  # how many training images came from ``extra``
+
+
+def prepare(
+    data_folder: str | None,
+    hp: Hyperparameters = Hyperparameters(),
+    limit: int | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Prepared:
+    """The training and validation arrays of a run: digits (and ``extra`` ones), non-digits,
+    and the versions the training model picks from. CPU work, done once before training."""
+    seed = hp.seed if hp.training_seed is None else hp.training_seed
+    # --- data: hold out a validation split; the test set is only for the final report.
+    data = mnist.load(data_folder)
+    train_idx, val_idx = split(data, hp, limit)
+    x_train, y_train = data.train_images[train_idx], data.train_labels[train_idx]
+    if extra is not None:
+        x_train = np.concatenate([x_train, extra[0]])
+        y_train = np.concatenate([y_train, extra[1]])
+    if hp.flagged_ones:
+        flagged = habits.flagged_ones(x_train, y_train, hp.flagged_ones, np.random.default_rng(seed + 2))
+        x_train = np.concatenate([x_train, flagged])
+        y_train = np.concatenate([y_train, np.ones(len(flagged), y_train.dtype)])
+    # Validation digits are given as the server gives them to the model.
+    x_val = through_engine(data.train_images[val_idx])
+    y_val = data.train_labels[val_idx]
+    shares = negative_counts((hp.negatives, hp.validation_negatives), limit)
+    neg_train = negatives.images(shares[0], seed=seed)
+    neg_val = negatives.images(shares[1], seed=hp.seed + 1)
+
+    engine_made = np.concatenate([through_engine(x_train), neg_train])
+    spoilt = None  # with spoiled_share: one spoilt copy of every digit, half as the engine makes them
+    if hp.spoiled_share:
+        rng = np.random.default_rng(seed)
+        copy = spoilers.spoil(x_train, 1.0, rng)
+        remade = rng.random(len(copy)) < hp.engine_share
+        copy[remade] = through_engine(copy[remade])
+        spoilt = np.concatenate([copy, neg_train])
+    as_is = np.concatenate([x_train, neg_train])
+    return Prepared(
+        data=data,
+        versions=np.stack([as_is, engine_made, as_is if spoilt is None else spoilt], axis=-1),
+        labels=np.concatenate([y_train, np.full(len(neg_train), NOT_A_DIGIT, y_train.dtype)]),
+        x_val=np.concatenate([x_val, neg_val]),
+        y_val=np.concatenate([y_val, np.full(len(neg_val), NOT_A_DIGIT, y_val.dtype)]),
+        digits_val=len(x_val),
+        negatives=len(neg_train),
+        corrections=0 if extra is None else len(extra[0]),
+    )
+
+
+def fit(prepared: Prepared, hp: Hyperparameters, verbose: int = 1, callbacks=()):
+    """Train the network on ``prepared``; returns (model, history). Keras 3 only, no
+    TensorFlow: runs on any backend (``KERAS_BACKEND=jax`` on a GPU machine). The training
+    model is an ``Augment`` layer (augment.augment_layer) before the network; with
+    ``hp.teachers``, the targets are the labels blended with the teachers' probabilities."""
+    import keras
+
+    from digitrec.training.augment import augment_layer
+
+    seed = hp.seed if hp.training_seed is None else hp.training_seed
+    keras.utils.set_random_seed(seed)
+    model = (
+        load_model(Path(hp.initial_weights), hp.dropout) if hp.initial_weights else build_model(hp.dropout)
+    )
+    versions = keras.Input((28, 28, 3), dtype="uint8", name="versions")
+    image = augment_layer(hp.augmentation, hp.engine_share, hp.spoiled_share, seed)(versions)
+    logits = model(image)
+    if hp.teachers:
+        teachers = [load_model(Path(p), hp.dropout, f"teacher_{i}") for i, p in enumerate(hp.teachers)]
+        for teacher in teachers:
+            teacher.trainable = False
+        taught = [keras.layers.Softmax()(teacher(image, training=False)) for teacher in teachers]
+        taught = taught[0] if len(taught) == 1 else keras.layers.Average()(taught)
+        logits = keras.layers.Concatenate(name="student_and_teachers")([logits, taught])
+    trainer = keras.Model(versions, logits)
+
+    steps_per_epoch = math.ceil(len(prepared.labels) / hp.batch_size)
+    warmup = min(hp.warmup_epochs, hp.epochs - 1) * steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=hp.peak_learning_rate / 10 if warmup else hp.peak_learning_rate,
+        decay_steps=max(hp.epochs * steps_per_epoch - warmup, 1),
+        warmup_target=hp.peak_learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    trainer.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
+        loss=distillation_loss(hp.label_smoothing, hp.distillation)
+        if hp.teachers
+        else keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),
+        metrics=[student_accuracy],
+    )
+    one_hot = lambda y: np.eye(CLASSES, dtype=np.float32)[y]  # noqa: E731
+    val_versions = np.repeat(prepared.x_val[..., None], 3, axis=-1)
+    history = trainer.fit(
+        prepared.versions,
+        one_hot(prepared.labels),
+        batch_size=hp.batch_size,
+        epochs=hp.epochs,
+        validation_data=(val_versions, one_hot(prepared.y_val)),
+        shuffle=True,
+        verbose=verbose,
+        callbacks=list(callbacks),
+    )
+    return model, history
+
+
+def student_accuracy(y_true, y_pred):
+    """Accuracy of the network being trained (the first CLASSES outputs of the training model)."""
+    import keras
+
+    return keras.metrics.categorical_accuracy(y_true, y_pred[:, :CLASSES])
+
+
+def distillation_loss(label_smoothing: float, weight: float):
+    """Cross-entropy of the student's logits against the smoothed labels blended with the
+    teachers' averaged probabilities (``weight`` of the teachers', the rest the labels')."""
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        student, taught = y_pred[:, :CLASSES], y_pred[:, CLASSES:]
+        smoothed = y_true * (1 - label_smoothing) + label_smoothing / CLASSES
+        target = (1 - weight) * smoothed + weight * taught
+        return -ops.sum(target * ops.log_softmax(student, axis=-1), axis=-1)
+
+    return loss
+
+
 def train(
     data_folder: str | None,
     out: Path,
@@ -100,107 +246,43 @@ def train(
     verbose: int = 1,
 ) -> dict:
     """Train, calibrate and export; returns the model card (also written beside ``out``)."""
-    import keras
-    import tensorflow as tf
-
-    from digitrec.training.augment import augment_batch
-
     started = time.time()
-    seed = hp.seed if hp.training_seed is None else hp.training_seed
-    keras.utils.set_random_seed(seed)
-
-    # --- data: hold out a validation split; the test set is only for the final report.
-    data = mnist.load(data_folder)
-    train_idx, val_idx = split(data, hp, limit)
-    x_train, y_train = data.train_images[train_idx], data.train_labels[train_idx]
-    if extra is not None:
-        x_train = np.concatenate([x_train, extra[0]])
-        y_train = np.concatenate([y_train, extra[1]])
-    x_val, y_val = data.train_images[val_idx], data.train_labels[val_idx]
-    # Validation digits are given as the server gives them to the model.
-    x_val = through_engine(x_val)
-    shares = negative_counts((hp.negatives, hp.validation_negatives), limit)
-    neg_train = negatives.images(shares[0], seed=seed)
-    neg_val = negatives.images(shares[1], seed=hp.seed + 1)
-    x_train_engine = np.concatenate([through_engine(x_train), neg_train])
-
-    def as_float(x):
-        return from_uint8_28x28(x)[..., None]
-
-    spoilt = ()  # with spoiled_share: one spoilt copy of every digit, half as the engine makes them
-    if hp.spoiled_share:
-        rng = np.random.default_rng(seed)
-        copy = spoilers.spoil(x_train, 1.0, rng)
-        engine_made = rng.random(len(copy)) < hp.engine_share
-        copy[engine_made] = through_engine(copy[engine_made])
-        spoilt = (as_float(np.concatenate([copy, neg_train])),)
-    x_train = np.concatenate([x_train, neg_train])
-    y_train = np.concatenate([y_train, np.full(len(neg_train), NOT_A_DIGIT, y_train.dtype)])
-    digits_val = len(x_val)
-    x_val = np.concatenate([x_val, neg_val])
-    y_val = np.concatenate([y_val, np.full(len(neg_val), NOT_A_DIGIT, y_val.dtype)])
-
-    def pick(y, x, x_engine, *x_spoilt):
-        use_engine = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.engine_share
-        x = tf.where(use_engine, x_engine, x)
-        if x_spoilt:
-            use_spoilt = tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) < hp.spoiled_share
-            x = tf.where(use_spoilt, x_spoilt[0], x)
-        return augment_batch(x, hp.augmentation), tf.one_hot(y, CLASSES)
-
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((y_train, as_float(x_train), as_float(x_train_engine), *spoilt))
-        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(hp.batch_size)
-        .map(pick, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+    prepared = prepare(data_folder, hp, limit, extra)
+    model, history = fit(prepared, hp, verbose)
+    return finish(
+        model,
+        prepared,
+        hp,
+        Path(out),
+        history={k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        training_seconds=round(time.time() - started, 1),
     )
-    val_ds = tf.data.Dataset.from_tensor_slices((as_float(x_val), tf.one_hot(y_val, CLASSES))).batch(512)
 
-    # --- model and schedule: linear warm-up, then cosine decay to zero.
-    model = (
-        load_model(Path(hp.initial_weights), hp.dropout) if hp.initial_weights else build_model(hp.dropout)
-    )
-    steps_per_epoch = math.ceil(len(x_train) / hp.batch_size)
-    warmup = min(hp.warmup_epochs, hp.epochs - 1) * steps_per_epoch
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=hp.peak_learning_rate / 10 if warmup else hp.peak_learning_rate,
-        decay_steps=max(hp.epochs * steps_per_epoch - warmup, 1),
-        warmup_target=hp.peak_learning_rate if warmup else None,
-        warmup_steps=warmup,
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=hp.label_smoothing),
-        metrics=["accuracy"],
-    )
-    # (the dataset shuffles itself; Keras ignores shuffle= for one, and warns unless it is False)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=hp.epochs, verbose=verbose, shuffle=False)
-    # The trained weights, beside the ONNX file: what `digitrec retrain` fine-tunes.
-    out = Path(out)
+
+def finish(model, prepared: Prepared, hp: Hyperparameters, out: Path, **specific) -> dict:
+    """Keep the trained weights beside ``out`` (what `digitrec retrain` fine-tunes), calibrate,
+    export to ONNX and write the model card; returns the card."""
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(model, weights_path(out))
-
     # --- calibration and export: the ONNX file outputs calibrated probabilities.
-    calibration = calibrate_and_export(model, x_val, y_val, digits_val, out, hp.uncertain_share)
-    train_seconds = time.time() - started
-
+    calibration = calibrate_and_export(
+        model, prepared.x_val, prepared.y_val, prepared.digits_val, out, hp.uncertain_share
+    )
     # --- the model card: measured through ONNX Runtime, the path the server uses.
     return write_card(
         out,
-        data,
+        prepared.data,
         model,
         calibration,
-        y_val,
-        digits_val,
+        prepared.y_val,
+        prepared.digits_val,
         hp,
-        negatives=int(len(neg_train)),
+        negatives=prepared.negatives,
         epochs=hp.epochs,
         hyperparameters=asdict(hp),
-        train_images=int(len(x_train)),
-        corrections_used=int(len(extra[0])) if extra is not None else 0,
-        history={k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-        training_seconds=round(train_seconds, 1),
+        train_images=int(len(prepared.labels)),
+        corrections_used=prepared.corrections,
+        **specific,
     )
 
 
@@ -348,14 +430,15 @@ def save_weights(model, path: Path) -> None:
     np.savez_compressed(path, **{f"w{i:03d}": w for i, w in enumerate(weights)})
 
 
-def load_model(path, dropout: float):
+def load_model(path, dropout: float, name: str | None = None):
     """The network whose weights ``save_weights`` wrote to ``path`` (a file or a file-like
-    object): one model, or an ensemble of as many as the weights hold."""
+    object): one model, or an ensemble of as many as the weights hold (``name``: the
+    network's, where several are used together, as teachers)."""
     with np.load(path) as stored:
         weights = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
     # Each network starts with one convolution of the 1-channel image. Counted, not built:
     # building a spare network would draw random numbers, and change what follows them.
     members = sum(1 for w in weights if w.ndim == 4 and w.shape[2] == 1)
-    model = build_model(dropout, max(members, 1))
+    model = build_model(dropout, max(members, 1), **({"name": name} if name else {}))
     model.set_weights(weights)  # refuses weights that are not this network's
     return model
