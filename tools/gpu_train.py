@@ -4,7 +4,7 @@ Three steps on two machines (docs/model.md, "Runs on a GPU"); FOLDER travels bet
 
     python tools/gpu_train.py prepare FOLDER                 # here (TensorFlow): the arrays
     KERAS_BACKEND=jax python tools/gpu_train.py train FOLDER OUT [NAME,...]   # on the GPU
-    python tools/gpu_train.py export OUT NAME... --to DIR    # here: ONNX + model card each
+    python tools/gpu_train.py export FOLDER OUT NAME... --to DIR   # here: ONNX + card each
 
 ``prepare`` writes FOLDER/prepared.npz (digits as they are, as the engine makes them and
 spoilt; non-digits; flagged ones; the validation split: ~13 min on 2 cores) and copies the
@@ -142,7 +142,7 @@ def worker(folder: Path, name: str, deadline: float, work: Path) -> None:
     epoch_s = (
         (timer.last - timer.start) / timer.batches * math.ceil(len(prepared.labels) / hp.batch_size) * 1.08
     )
-    epochs = max(2, min(hp.epochs, int((deadline - time.time() - compile_s - 15) / epoch_s)))
+    epochs = min(hp.epochs, max(2, int((deadline - time.time() - compile_s - 15) / epoch_s)))
     print(f"{name}: compile {compile_s:.1f} s, epoch ~{epoch_s:.1f} s -> {epochs} epochs", flush=True)
 
     class Keep(keras.callbacks.Callback):  # the weights after every epoch, in case of a stop
@@ -185,8 +185,7 @@ if __name__ == "__main__":
     elif verb == "worker":
         worker(Path(args[0]), args[1], float(args[2]), Path(args[3]))
     elif verb == "export":
-        export(
-            Path(args[0]), args[1 : args.index("--to")], Path(args[args.index("--to") + 1]), Path("gpu"), data
-        )
+        to = args.index("--to")
+        export(Path(args[1]), args[2:to], Path(args[to + 1]), Path(args[0]), data)
     else:
         sys.exit(__doc__)
