@@ -8,7 +8,9 @@ Three steps on two machines (docs/model.md, "Runs on a GPU"); FOLDER travels bet
 
 ``prepare`` writes FOLDER/prepared.npz (digits as they are, as the engine makes them and
 spoilt; non-digits; flagged ones; the validation split: ~13 min on 2 cores) and copies the
-teachers' weights to FOLDER/teachers. ``train`` runs every recipe in its own process on the
+teachers' weights (RUNS/NAME/digitrec.weights.npz) to FOLDER/teachers. Round 1's recipes
+trained from these arrays see the flagged ones too (session 17's round 1 had none in its
+arrays: its cards say flagged_ones 0). ``train`` runs every recipe in its own process on the
 one GPU, each as many epochs (up to 40) as fit before BUDGET seconds (default 480), and
 writes OUT/NAME.weights.npz and OUT/log.txt. The GPU machine needs Keras 3, JAX, NumPy,
 OpenCV, Pillow and pyspng, and this checkout on PYTHONPATH (no TensorFlow).
@@ -31,12 +33,19 @@ DATA_SEED = 20261204  # the non-digits and spoilt copies in prepared.npz
 R12 = {"thin_probability": 0.1, "coarse_probability": 0.2, "narrow_probability": 0.1}  # run 12's
 TEACHERS = {  # FOLDER/teachers/NAME.weights.npz: trained runs (docs/model.md, experiments)
     "run6": "the model shipped in sessions 7-16",
-    "d6": "session 17, round 1: run 12's recipe taught by run 6",
-    "d4h": "session 17, round 1: run 12's recipe taught by runs 6, 10, 12 and 13 (0.8)",
+    "run10": "run 10 (session 13)",
+    "run12": "run 12 (session 15)",
+    "run13": "run 13 (session 16)",
+    "d6": "session 17, round 1 (below)",
+    "d4h": "session 17, round 1 (below)",
 }
-# Session 17's second round, all with run 12's augmentation, 15 % spoilt digits and half of
-# the ones again with a flag: name -> (teachers, Hyperparameters changes).
+# Session 17's runs, all with run 12's augmentation and 15 % spoilt digits: name ->
+# (teachers, Hyperparameters changes). Round 2 (and the shipped fg2) also show half of the
+# ones again with a flag; round 1 did not.
+ROUND_1 = {"flagged_ones": 0.0, "training_seed": 20261205}
 RECIPES = {
+    "d6": (("run6",), {**ROUND_1, "training_seed": 20261208}),
+    "d4h": (("run6", "run10", "run12", "run13"), {**ROUND_1, "training_seed": 20261207, "distillation": 0.8}),
     "f6a": (("run6",), {"training_seed": 20261210}),
     "f6b": (("run6",), {"training_seed": 20261211}),
     "fg2": (("run6", "d6", "d4h"), {"training_seed": 20261210}),
@@ -50,13 +59,11 @@ def hyperparameters(name: str, folder: Path):
     from digitrec.training.train import Hyperparameters
 
     teachers, changes = RECIPES[name]
+    settings = {"epochs": int(os.environ.get("MAX_EPOCHS", 40)), "spoiled_share": 0.15, "flagged_ones": 0.5}
     return Hyperparameters(
-        epochs=int(os.environ.get("MAX_EPOCHS", 40)),
-        spoiled_share=0.15,
-        flagged_ones=0.5,
         augmentation=Augmentation(**R12),
         teachers=tuple(str(folder / "teachers" / f"{t}.weights.npz") for t in teachers),
-        **changes,
+        **{**settings, **changes},
     )
 
 
