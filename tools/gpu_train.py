@@ -42,7 +42,7 @@ TEACHERS = {  # FOLDER/teachers/NAME.weights.npz: trained runs (docs/model.md, e
 # Session 17's runs, all with run 12's augmentation and 15 % spoilt digits: name ->
 # (teachers, Hyperparameters changes). Round 2 (and the shipped fg2) also show half of the
 # ones again with a flag; round 1 did not.
-ROUND_1 = {"flagged_ones": 0.0, "training_seed": 20261205}
+ROUND_1 = {"flagged_ones": 0.0}
 RECIPES = {
     "d6": (("run6",), {**ROUND_1, "training_seed": 20261208}),
     "d4h": (("run6", "run10", "run12", "run13"), {**ROUND_1, "training_seed": 20261207, "distillation": 0.8}),

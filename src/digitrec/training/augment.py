@@ -5,7 +5,7 @@ affine-transform op for the whole batch), and a share of them get thicker stroke
 or two pixels), so that fat canvas strokes look as familiar to the model as MNIST's pen.
 
 Written in Keras 3 ops only, so training runs on any Keras backend (TensorFlow here, JAX on
-a GPU machine: docs/model.md, "Training on a GPU").
+a GPU machine: docs/model.md, "Runs on a GPU").
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ class Augmentation:
 def augment_batch(images, settings: Augmentation, seed=None):
     """images: (N, 28, 28, 1) float32 in [0, 1] -> same shape (a backend tensor), each image
     transformed. ``seed``: a ``keras.random.SeedGenerator`` (a layer's, inside a model), an
-    int, or None for a fresh draw."""
+    int, or None for a fresh draw. (An int goes into a generator: given to each draw as it
+    is, every draw would give the same numbers.)"""
     from keras import ops, random
 
-    if seed is None:
-        seed = random.SeedGenerator()
+    if not isinstance(seed, random.SeedGenerator):
+        seed = random.SeedGenerator(seed)
     images = ops.convert_to_tensor(images, "float32")
     n = ops.shape(images)[0]
     uniform = lambda low, high: random.uniform((n,), low, high, seed=seed)  # noqa: E731

@@ -60,6 +60,11 @@ class Hyperparameters:
     distillation: float = 0.5
     augmentation: Augmentation = field(default_factory=Augmentation)
 
+    @property
+    def run_seed(self) -> int:
+        """The seed of this run's weights, shuffling and drawing."""
+        return self.seed if self.training_seed is None else self.training_seed
+
 
 def build_model(dropout: float, members: int = 1, name: str = "digitrec_cnn"):
     """Batch-normalised conv stacks with strided 5x5 convs instead of pooling; logits out.
@@ -120,7 +125,7 @@ def prepare(
 ) -> Prepared:
     """The training and validation arrays of a run: digits (and ``extra`` ones), non-digits,
     and the versions the training model picks from. CPU work, done once before training."""
-    seed = hp.seed if hp.training_seed is None else hp.training_seed
+    seed = hp.run_seed
     # --- data: hold out a validation split; the test set is only for the final report.
     data = mnist.load(data_folder)
     train_idx, val_idx = split(data, hp, limit)
@@ -169,7 +174,7 @@ def fit(prepared: Prepared, hp: Hyperparameters, verbose: int = 1, callbacks=())
 
     from digitrec.training.augment import augment_layer
 
-    seed = hp.seed if hp.training_seed is None else hp.training_seed
+    seed = hp.run_seed
     keras.utils.set_random_seed(seed)
     model = (
         load_model(Path(hp.initial_weights), hp.dropout) if hp.initial_weights else build_model(hp.dropout)
@@ -430,7 +435,7 @@ def save_weights(model, path: Path) -> None:
     np.savez_compressed(path, **{f"w{i:03d}": w for i, w in enumerate(weights)})
 
 
-def load_model(path, dropout: float, name: str | None = None):
+def load_model(path, dropout: float, name: str = "digitrec_cnn"):
     """The network whose weights ``save_weights`` wrote to ``path`` (a file or a file-like
     object): one model, or an ensemble of as many as the weights hold (``name``: the
     network's, where several are used together, as teachers)."""
@@ -439,6 +444,6 @@ def load_model(path, dropout: float, name: str | None = None):
     # Each network starts with one convolution of the 1-channel image. Counted, not built:
     # building a spare network would draw random numbers, and change what follows them.
     members = sum(1 for w in weights if w.ndim == 4 and w.shape[2] == 1)
-    model = build_model(dropout, max(members, 1), **({"name": name} if name else {}))
+    model = build_model(dropout, max(members, 1), name)
     model.set_weights(weights)  # refuses weights that are not this network's
     return model
