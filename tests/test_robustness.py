@@ -49,8 +49,6 @@ MNIST_C_FLOORS = {
 
 # Paper variants allowed a few refusals (the others: none), below.
 PAPER_REFUSALS = {"curled_notebook": 1, "paper_on_desk": 3, "shadow_across": 5, "note_on_desk": 2}
-# Their bar is 98 %, but for a note that the digit nearly fills (below), still under it.
-PAPER_BARS = {"note_on_desk": 0.93}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +106,10 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
 
     A sticky note the digit fills 60-85 % of, a fifth to half of the picture high: where
     the strokes cut the note into pieces on the thumbnail, no sheet was found and the note
-    was read as the ink: 68.2 % of these 500 before, 93.4 % after."""
+    was read as the ink: 68.2 % of these 500 before, 93.4 % after. Where it was still
+    cut into pieces, or the light on the desk spread too widely to tell it from the note,
+    the note is found by its outline (a sharp edge all the way round): 99.6 %; the two
+    still wrong are read wrong drawn plainly too."""
     images, labels = sample
     render = renderings.PAPER_VARIANTS[variant]
     rng = np.random.default_rng(7)
@@ -121,8 +122,7 @@ def test_digits_photographed_on_lined_and_squared_paper(variant, sample, recogni
             refused += 1
     accuracy = float(np.mean([p == label for p, label in zip(predicted, labels)]))
     print(f"{variant}: {accuracy:.2%} of {SAMPLE}, {refused} refused")
-    bar = PAPER_BARS.get(variant, 0.98)
-    assert accuracy >= bar, f"{variant}: {accuracy:.2%} < {bar:.0%}"
+    assert accuracy >= 0.98, f"{variant}: {accuracy:.2%} < 98%"
     assert refused <= PAPER_REFUSALS.get(variant, 0), refused
 
 

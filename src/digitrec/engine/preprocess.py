@@ -84,6 +84,12 @@ DESK_REACH = 0.5  # ... along the picture's edges, unbroken, for this share of i
 LIT_DESK_EDGE = 0.1  # ... dark where it meets the picture's edges but for this share,
 DESK_SPREAD = 0.7  # ... evenly: 80 % of the desk within this share of that difference,
 SHEET_STEP = 0.5  # ... and this share of that difference is a step at its edge
+OUTLINE_SIDE = 160  # px: a small sheet's outline is looked for on a picture this size
+OUTLINE_EDGES = (20, 50)  # Canny's thresholds for that outline (grey levels of 255 a px)
+NEAR_DESK = 0.3  # ... its desk read within this share of its side beyond it,
+OUTLINED_CONTRAST = 0.2  # ... darker by this share of the paper's level,
+MAX_OUTLINED_WRITING = 0.45  # ... writing filling at most this share of it,
+OUTLINED_PAPER_EDGE = 0.8  # ... and paper along this share of the inside of its edge
 SHEET_EDGE = 0.03  # the sheet's edge (and its shadow) left out: this share of the side
 UNEVEN_RING = 0.25  # the border ring spread over this share of the image's range: a shadow on it
 THIN_DOMINANCE = 1.5  # thin lines of one polarity this much stronger than the other's: the ink
@@ -250,10 +256,52 @@ def _sheet_in(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     the light has dimmed, is dark in blue: the darkest channel tells them apart."""
     height, width = _sample(image).shape[:2]
     smooth = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
+    sheet = _sheet_by_outline(image, (width, height))
+    if sheet is None:
+        sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
     if sheet is None and smooth.ndim == 3:  # a coloured note (yellow is dark in blue): its lightness
         sheet = _sheet_on_desk(smooth.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]))
     return sheet
+
+
+def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A sheet wholly in the picture (a sticky note) on a desk, found by its outline; looked
+    for first, since ``_sheet_on_desk`` cannot follow a note's paper where writing that
+    nearly fills it cuts it into pieces on the thumbnail (it then found a sheet with
+    notches over the strokes, or none), nor tell it from a desk that uneven light spreads
+    over the levels Otsu splits. The note's edge is a sharp step all the way round: the
+    largest outline at ``OUTLINE_SIDE`` px, with the writing inside it, wrapped in its
+    convex hull, and held to the tests of ``_passes_for_a_sheet`` at that size. Returns
+    (the paper on the thumbnail of ``size``, the sheet at ``OUTLINE_SIDE``), or None: a
+    page cut by the picture's edges has no closed outline, and is left to ``_sheet_on_desk``."""
+    height, width = image.shape[:2]
+    scale = OUTLINE_SIDE / max(height, width)
+    if min(size) < MIN_RULED_SIDE or scale >= 1:
+        return None
+    picture = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    lightness = picture if picture.ndim == 2 else cv2.cvtColor(picture[..., :3], cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(lightness, (0, 0), 1.0), *OUTLINE_EDGES)
+    outlines, _ = cv2.findContours(
+        cv2.dilate(edges, np.ones((3, 3), np.uint8)), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    if not outlines:
+        return None
+    hull = cv2.convexHull(max(outlines, key=cv2.contourArea))
+    grey = lightness.astype(np.float32)
+    sheet = np.zeros(grey.shape, np.uint8)
+    cv2.drawContours(sheet, [hull], -1, 1, cv2.FILLED)
+    sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8)).view(bool)  # inside the edge, blurred and dilated
+    if sheet.sum() < 2:
+        return None
+    levels = cv2.normalize(grey[sheet], None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    threshold, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    paper = np.zeros_like(sheet)
+    paper[sheet] = levels.ravel() > threshold
+    outline, _ = cv2.findContours(sheet.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not _passes_for_a_sheet(grey, paper, sheet, np.concatenate(outline), outlined=True):
+        return None
+    # The paper on the thumbnail the border ring is read on; the sheet at this size.
+    return cv2.resize(paper.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).view(bool), sheet
 
 
 def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -312,21 +360,42 @@ def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least:
     sheet = np.zeros(grey.shape, np.uint8)
     cv2.drawContours(sheet, outline, -1, 1, cv2.FILLED)
     sheet = sheet.view(bool)
+    return paper, (sheet if _passes_for_a_sheet(grey, paper, sheet, np.concatenate(outline)) else None)
+
+
+def _passes_for_a_sheet(
+    grey: np.ndarray,
+    paper: np.ndarray,
+    sheet: np.ndarray,
+    points: np.ndarray,
+    outlined: bool = False,
+) -> bool:
+    """Whether ``sheet`` (bool on the thumbnail ``grey``, ``points`` its outline), of which
+    ``paper`` is the blank part, is a sheet of paper on a darker desk: see ``_sheet_on_desk``.
+    ``outlined``: found by a sharp edge all the way round (``_sheet_by_outline``), so its
+    desk is read just beyond that edge (the light of the whole picture spreads more), and
+    less contrast and more writing (a digit nearly filling a note) pass."""
     desk = ~sheet
     share, writing = sheet.mean(), sheet & ~paper
     if not (SHEET_SHARE <= share <= 1 - MIN_DESK_SHARE) or not desk.any():
-        return paper, None
-    paper_level, desk_level = float(np.median(grey[paper])), float(np.median(grey[desk]))
+        return False
+    near = desk
+    if outlined:
+        _, _, width, height = cv2.boundingRect(sheet.view(np.uint8))
+        reach = max(3, round(NEAR_DESK * min(width, height))) | 1
+        ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        near = cv2.dilate(sheet.view(np.uint8), ring).view(bool) & desk
+    paper_level, desk_level = float(np.median(grey[paper])), float(np.median(grey[near]))
     # Writing, of which there is not too much: what is as dark as the desk. The bright
     # inside of a "0" cut off from the rest of a small note counts as writing, not as too
     # much of it; the dark hole of a light "0" on a dark ground does.
     dark = writing & (grey < (paper_level + desk_level) / 2)
-    if writing.mean() < MIN_SHEET_WRITING or dark.mean() > MAX_SHEET_WRITING * share:
-        return paper, None
+    most = MAX_OUTLINED_WRITING if outlined else MAX_SHEET_WRITING
+    if writing.mean() < MIN_SHEET_WRITING or dark.mean() > most * share:
+        return False
     # Cut by the picture's edges or not, a sheet is a four-sided shape, seen a little
     # askew; a bold light digit on a dark ground (its loops "writing") is rounder: its
     # outline has no corners (a small sheet's are blunted on the thumbnail).
-    points = np.concatenate(outline)
     hull = cv2.convexHull(points)
     area = float(sheet.sum())
     (_, (side, other), _) = cv2.minAreaRect(points)
@@ -336,34 +405,37 @@ def _sheet_from(grey: np.ndarray, levels: np.ndarray, bright: np.ndarray, least:
         or area < SHEET_SQUARENESS * side * other
         or corners > MAX_SHEET_CORNERS
     ):
-        return paper, None
-    if paper_level - desk_level < SHEET_CONTRAST * paper_level:
-        return paper, None
+        return False
+    if paper_level - desk_level < (OUTLINED_CONTRAST if outlined else SHEET_CONTRAST) * paper_level:
+        return False
     # The desk runs along the picture's edges, all the way; strokes cut by the edges (the
     # paper between them closed over) only cross it here and there.
     border, on_desk = _round_the_edges(grey), _round_the_edges(desk)
     if _longest_run(on_desk) < DESK_REACH * min(grey.shape):
-        return paper, None
+        return False
     # ... and is dark there: not the paper round a loop cut close (a "0" cut to its ink).
     if (border[on_desk] > (paper_level + desk_level) / 2).mean() > LIT_DESK_EDGE:
-        return paper, None
+        return False
     # A desk is evenly dark; what a page's light leaves dim towards its edges (with its
     # rulings) spreads over a range as wide as its difference from the paper.
-    low, high = np.percentile(grey[desk], [10, 90])
+    low, high = np.percentile(grey[near], [10, 90])
     if high - low > DESK_SPREAD * (paper_level - desk_level):
-        return paper, None
+        return False
     # A sheet's edge is a step: from the paper just inside it (which the light may have
     # dimmed) to the desk, most of the difference is made within a few px of the edge.
     ring = np.ones((5, 5), np.uint8)
-    inside = sheet & ~cv2.erode(sheet.view(np.uint8), ring).view(bool) & paper
+    edge = sheet & ~cv2.erode(sheet.view(np.uint8), ring).view(bool)
+    # Found by its outline, a note is paper all along inside its edge, where a bold light
+    # digit on a dark ground (its outline wrapped round the dark between its strokes) is not.
+    if outlined and (edge & paper).sum() < OUTLINED_PAPER_EDGE * edge.sum():
+        return False
+    inside = edge & paper
     outside = cv2.dilate(sheet.view(np.uint8), ring).view(bool) & desk
     if not inside.any() or not outside.any():
-        return paper, None
+        return False
     edge_level = float(np.median(grey[inside]))
     step = edge_level - float(np.median(grey[outside]))
-    if step < SHEET_STEP * (edge_level - desk_level):
-        return paper, None
-    return paper, sheet
+    return step >= SHEET_STEP * (edge_level - desk_level)
 
 
 def _round_the_edges(image: np.ndarray) -> np.ndarray:
@@ -383,9 +455,10 @@ def _longest_run(ring: np.ndarray) -> int:
 
 def _on_sheet(sheet: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """The sheet (found on a thumbnail) at ``shape``, its edge and the shadow along it
-    left out: 1.0 on the sheet, 0.0 beyond."""
+    left out (a band as wide as a share of the sheet's side): 1.0 on the sheet, 0.0 beyond."""
     full = cv2.resize(sheet.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
-    edge = max(3, round(SHEET_EDGE * min(shape))) | 1
+    _, _, width, height = cv2.boundingRect(full.view(np.uint8))
+    edge = max(3, round(SHEET_EDGE * min(width, height))) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (edge, edge))
     return cv2.erode(full.view(np.uint8), kernel).astype(np.float32)
 
