@@ -46,6 +46,7 @@ BROAD_BRUSH = 0.045  # strokes wider than this share of the image: a canvas brus
 SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
 BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may be clutter
 NEIGHBOUR = 0.7  # ... unless at least this share as tall as the digits inside: a digit too
+NEIGHBOUR_TALLEST = 1.3  # ... and at most this share as tall, beside them in their row
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
 WORK_HEIGHT = 80  # px of ink height kept for finding and cropping the digit
 THIN_STROKE = 0.075  # below this, strokes are thickened towards TARGET_STROKE
@@ -683,18 +684,30 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
         largest = max(areas[i - 1] for i in written)
         ids = [i for i in written if areas[i - 1] >= SPECK_FRACTION * largest]
 
-    def neighbour(i: int, tallest: int) -> bool:
+    def neighbour(i: int, inside: list[int]) -> bool:
         """A digit drawn up to the edge beside the others (a number across a phone's
-        canvas): as tall as they are, and not a line along a whole side."""
-        _, _, w, h, _ = stats[i]
-        return NEIGHBOUR * tallest <= h < 0.85 * height and w < 0.85 * width
+        canvas): about as tall as they are, not a line along a whole side, in their row
+        (level with them for most of its height) and next to the nearest of them. What the
+        rulings leave of a line of squared paper cut by the picture's corner is taller, or
+        off the row, or apart."""
+        x, y, w, h, _ = stats[i]
+        tallest = max(stats[j][3] for j in inside)
+        top = min(stats[j][1] for j in inside)
+        bottom = max(stats[j][1] + stats[j][3] for j in inside)
+        gap = min(max(stats[j][0] - (x + w), x - (stats[j][0] + stats[j][2]), 0) for j in inside)
+        return (
+            NEIGHBOUR * tallest <= h <= NEIGHBOUR_TALLEST * tallest
+            and h < 0.85 * height
+            and w < 0.85 * width
+            and min(y + h, bottom) - max(y, top) >= 0.5 * h
+            and gap <= tallest
+        )
 
     inside = [i for i in ids if not clutter(i)]
     # Digits of a number inside: the one at the edge is its last (not under faint ink, where
     # what reaches the edge is what is left of a shadow).
     if len(inside) >= 2 and not faint:
-        tallest = max(stats[i][3] for i in inside)
-        inside += [i for i in ids if clutter(i) and neighbour(i, tallest)]
+        inside += [i for i in ids if clutter(i) and neighbour(i, inside)]
     if faint and not inside:
         # What faint ink there is lies along the edges: what is left of a shadow, not a digit.
         raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
@@ -720,7 +733,7 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
     blob = length_in_strokes < MIN_DIGIT_TO_STROKE and not cut_to_the_ink
     # Drawn small with the canvas's broad brush, loops close and strokes merge into a blob
     # no one can read (a small digit written with a pen on a page is fine).
-    small_blob = small and broad_brush and length_in_strokes < MIN_SMALL_DIGIT_TO_STROKE
+    small_blob = small and broad_brush and drawn and length_in_strokes < MIN_SMALL_DIGIT_TO_STROKE
     if blob or small_blob:
         if small:
             raise NoDigitFound(
