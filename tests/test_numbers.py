@@ -41,6 +41,19 @@ def read_exactly(mnist_test_set, recognizer, compose, count, sizes, seed) -> flo
 
 
 @pytest.mark.slow
+def test_numbers_photographed_on_squared_paper_are_read_exactly(mnist_test_set, recognizer):
+    """Numbers of one to four digits, each a fifth of the picture tall or less, on squared
+    paper turned a little. Small bold digits were refused as "too small" (a rule for a
+    canvas's broad brush), and what the rulings leave of a line cut by the picture's corner
+    joined the number as a "1" where it reached the edge: 96.5 % of these 200 were read
+    exactly before, 97.0 % now (with lines three times as thick, 196 -> 199 of 200 numbers
+    of two to four digits). The rest are misread digits ("97" as "47") or a digit cut in
+    two."""
+    accuracy = read_exactly(mnist_test_set, recognizer, renderings.number_on_squared_paper, 200, (1, 5), 11)
+    assert accuracy >= 0.96
+
+
+@pytest.mark.slow
 def test_numbers_of_two_to_six_digits_are_read_exactly(mnist_test_set, recognizer):
     accuracy = read_exactly(mnist_test_set, recognizer, renderings.compose_number, 500, (2, 7), 42)
     assert accuracy >= 0.97

@@ -37,6 +37,10 @@ WALL_WIDTH = 0.15  # the walls between a row of boxes are no wider than this sha
 MIN_WALL = 8  # px: the shortest tick of a comb field looked at
 WALL_STROKE = 0.7  # ... and finer than the writing's strokes: at most this share of their width
 WALL_SPACING = 0.08  # ... and evenly spaced: within this share of the spacing
+LABEL_PIECES = 4  # a line of this many small pieces
+LABEL_HEIGHT = 0.45  # ... each at most this share of the writing's height, beside it: print
+LABEL_SPAN = 0.4  # ... (or fewer, as wide as this share of the writing's height)
+LABEL_GAP = 0.15  # ... clear of the writing by this share of its height
 ROW_SHARE = 0.9  # many pieces are digits of a long number where this share lie along one line
 MAX_PIECES = 24  # more separate ink pieces than this is texture, not digits
 MIN_DIGIT_TO_STROKE = 3.0  # a digit is several stroke widths long; a dot is ~2
@@ -45,6 +49,7 @@ MIN_SMALL_DIGIT_TO_STROKE = 4.0  # a small digit shorter than this many strokes 
 BROAD_BRUSH = 0.045  # strokes wider than this share of the image: a canvas brush, not a pen
 SPECK_FRACTION = 0.05  # components smaller than this share of the largest are specks
 BORDER_MARGIN = 0.02  # ink this close to the image edge (share of the side) may be clutter
+EDGE_STRIP = 0.08  # a strip along an edge no thicker than this share of the picture is desk
 NEIGHBOUR = 0.7  # ... unless at least this share as tall as the digits inside: a digit too
 NEIGHBOUR_TALLEST = 1.3  # ... and at most this share as tall, beside them in their row
 TARGET_STROKE = 0.11  # MNIST stroke width as a share of the digit's longest side
@@ -86,7 +91,8 @@ LIT_DESK_EDGE = 0.1  # ... dark where it meets the picture's edges but for this 
 DESK_SPREAD = 0.7  # ... evenly: 80 % of the desk within this share of that difference,
 SHEET_STEP = 0.5  # ... and this share of that difference is a step at its edge
 OUTLINE_SIDE = 160  # px: a small sheet's outline is looked for on a picture this size
-OUTLINE_EDGES = (20, 50)  # Canny's thresholds for that outline (grey levels of 255 a px)
+OUTLINE_EDGES = (20, 50)  # Canny's thresholds for that outline (grey levels of 255 a px),
+OUTLINE_STRONGEST = 0.25  # ... the higher at least this share of the steepest steps' (Sobel)
 NEAR_DESK = 0.3  # ... its desk read within this share of its side beyond it,
 OUTLINED_CONTRAST = 0.2  # ... darker by this share of the paper's level,
 MAX_OUTLINED_WRITING = 0.45  # ... writing filling at most this share of it,
@@ -281,7 +287,11 @@ def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
         return None
     picture = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     lightness = picture if picture.ndim == 2 else cv2.cvtColor(picture[..., :3], cv2.COLOR_RGB2GRAY)
-    edges = cv2.Canny(cv2.GaussianBlur(lightness, (0, 0), 1.0), *OUTLINE_EDGES)
+    blurred = cv2.GaussianBlur(lightness, (0, 0), 1.0)
+    # Only the strongest steps: a note's edge, not the grain of a wooden desk round it.
+    steepness = cv2.magnitude(cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1))
+    high = max(OUTLINE_EDGES[1], OUTLINE_STRONGEST * float(np.percentile(steepness, 99.5)))
+    edges = cv2.Canny(blurred, high * OUTLINE_EDGES[0] / OUTLINE_EDGES[1], high)
     outlines, _ = cv2.findContours(
         cv2.dilate(edges, np.ones((3, 3), np.uint8)), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
@@ -683,6 +693,8 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
     if written and len(written) < len(ids):
         largest = max(areas[i - 1] for i in written)
         ids = [i for i in written if areas[i - 1] >= SPECK_FRACTION * largest]
+    if not drawn:  # print is on paper
+        ids = _without_words_beside(stats, ids)
 
     def neighbour(i: int, inside: list[int]) -> bool:
         """A digit drawn up to the edge beside the others (a number across a phone's
@@ -703,6 +715,35 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
             and gap <= tallest
         )
 
+    def edge_strip(i: int) -> bool:
+        """A thin strip along one of the picture's edges, touching it nearly all along: the
+        desk (or a page beneath) in a wedge where the page is turned, not a stroke (which
+        crosses an edge where it is cut), nor a bar of a digit cut close (as thick as a
+        stroke, a tenth of the digit at least)."""
+        x, y, w, h, _ = stats[i]
+        if (x == 0 or y == 0 or x + w == width or y + h == height) and (
+            w <= EDGE_STRIP * width and h <= EDGE_STRIP * height
+        ):
+            return True  # or a speck of it at a corner
+        for touches, along, thick, side, line in (
+            (y == 0, w, h, height, labels[0, x : x + w]),
+            (y + h == height, w, h, height, labels[-1, x : x + w]),
+            (x == 0, h, w, width, labels[y : y + h, 0]),
+            (x + w == width, h, w, width, labels[y : y + h, -1]),
+        ):
+            if (
+                touches
+                and thick <= EDGE_STRIP * side
+                and along >= 4 * thick
+                and (line == i).sum() >= 0.5 * along
+            ):
+                return True
+        return False
+
+    if not drawn:
+        ids = [i for i in ids if not edge_strip(i)]
+        if not ids:
+            raise NoDigitFound("The image is blank: no ink or pen strokes were found.")
     inside = [i for i in ids if not clutter(i)]
     # Digits of a number inside: the one at the edge is its last (not under faint ink, where
     # what reaches the edge is what is left of a shadow).
@@ -716,12 +757,15 @@ def find_ink(ink: np.ndarray, drawn: bool = False) -> Ink:
         ids = [i for i in inside if areas[i - 1] >= SPECK_FRACTION * largest]
     kept_mask = _select(labels, ids, count)
     x, y, w, h = cv2.boundingRect(kept_mask.astype(np.uint8))
-    # Strokes are clearly apart from the paper around them; noise and texture are not.
+    # Strokes are clearly apart from the paper around them; noise and texture are not. At
+    # the threshold that parts them best there: the picture's own is pulled down by what
+    # lies elsewhere (a desk at the corners of a page turned askew).
     margin_x, margin_y = w // 10 + 2, h // 10 + 2
     around = smooth[max(0, y - margin_y) : y + h + margin_y, max(0, x - margin_x) : x + w + margin_x]
+    parting, _ = cv2.threshold(around, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     kept_areas = sorted((areas[i - 1] for i in ids), reverse=True)
     scattered = len(ids) > 8 and kept_areas[0] < 0.3 * sum(kept_areas) and not _in_a_row(stats, ids)
-    if scattered or len(ids) > MAX_PIECES or _separation(around, threshold) < MIN_SEPARATION:
+    if scattered or len(ids) > MAX_PIECES or _separation(around, parting) < MIN_SEPARATION:
         raise NoDigitFound("No clear pen strokes were found: the image looks like noise or texture.")
     stroke = max(stroke_width(kept_mask), 1.0)
     length_in_strokes = max(w, h) / stroke
@@ -776,6 +820,34 @@ def _along_a_line(stats: np.ndarray, ids: list[int], tall: float) -> bool:
     on_line = np.abs(middles - (slope * xs + offset)) <= 0.5 * tall
     big = heights >= 0.5 * tall
     return bool(on_line.mean() >= ROW_SHARE and (heights[big] <= 2 * tall).all() and abs(slope) < 0.3)
+
+
+def _without_words_beside(stats: np.ndarray, ids: list[int]) -> list[int]:
+    """``ids`` without a line of small print beside the writing (a form's label, "Number
+    of children:" left of its box): pieces (letters, or words run together) along one line,
+    each at most ``LABEL_HEIGHT`` of the tallest piece's height, several of them or together
+    as wide as ``LABEL_SPAN`` of its height, left or right of all the taller pieces, clear
+    of them by ``LABEL_GAP`` of its height (the two strokes of a "4" nearly meet).
+    Read with the digit, the label squeezed it into a corner of the 28x28. Small parts of a
+    digit (a "5"'s bar) lie above or below its body, not beside it."""
+    tallest = max(stats[i, 3] for i in ids)
+    big = [i for i in ids if stats[i, 3] > LABEL_HEIGHT * tallest]
+    if not big:
+        return ids
+    gap = LABEL_GAP * tallest
+    start = min(stats[i, 0] for i in big) - gap
+    end = max(stats[i, 0] + stats[i, 2] for i in big) + gap
+    for side in (
+        [i for i in ids if i not in big and stats[i, 0] + stats[i, 2] <= start],
+        [i for i in ids if i not in big and stats[i, 0] >= end],
+    ):
+        if not side:
+            continue
+        span = max(stats[i, 0] + stats[i, 2] for i in side) - min(stats[i, 0] for i in side)
+        words = len(side) >= LABEL_PIECES or span >= LABEL_SPAN * tallest
+        if words and (len(side) == 1 or _along_a_line(stats, side, float(np.median(stats[side, 3])))):
+            ids = [i for i in ids if i not in side]
+    return ids
 
 
 def _without_frames(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> np.ndarray | None:

@@ -640,6 +640,49 @@ def compose_number(digits: list[np.ndarray], rng) -> bytes:
     return _encode(255 - page)
 
 
+def number_on_squared_paper(digits: list[np.ndarray], rng) -> bytes:
+    """A phone photo (640x480 JPEG) of a number written on squared paper: the digits 70-120
+    px tall (a fifth of the picture or less), squares half to nine tenths of that, thin grey
+    or blue lines across the whole page, the page turned up to 4 degrees (the lines cut by
+    the picture's corners), lit unevenly."""
+    height = int(rng.integers(70, 120))
+    parts = []
+    for digit in digits:
+        ys, xs = np.nonzero(digit > 40)
+        box = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        tall = int(height * rng.uniform(0.85, 1.0))
+        big = cv2.resize(
+            box, (max(2, round(box.shape[1] * tall / box.shape[0])), tall), interpolation=cv2.INTER_CUBIC
+        )
+        column = np.zeros((height, big.shape[1]), np.float32)
+        top = int(rng.integers(0, height - tall + 1))
+        column[top : top + tall] = big.astype(np.float32) / 255
+        parts += [column, np.zeros((height, int(height * rng.uniform(0.12, 0.35))), np.float32)]
+    ink = np.clip(np.hstack(parts[:-1]), 0, 1)[:, : 640 - 80]
+    pad = 80
+    shape = (480 + 2 * pad, 640 + 2 * pad)
+    pitch = height * rng.uniform(0.5, 0.9)
+    lines = np.zeros(shape, np.uint8)
+    for y in np.arange(rng.uniform(0, pitch), shape[0], pitch):
+        cv2.line(lines, (0, round(y * 4)), (shape[1] * 4, round(y * 4)), 255, 1, cv2.LINE_AA, 2)
+    for x in np.arange(rng.uniform(0, pitch), shape[1], pitch):
+        cv2.line(lines, (round(x * 4), 0), (round(x * 4), shape[0] * 4), 255, 1, cv2.LINE_AA, 2)
+    rule = lines.astype(np.float32) / 255 * rng.uniform(0.55, 0.9)
+    writing = np.zeros(shape, np.float32)
+    top = pad + int(rng.integers(20, 480 - height - 20))
+    left = pad + int(rng.integers(20, max(21, 640 - ink.shape[1] - 20)))
+    writing[top : top + height, left : left + ink.shape[1]] = ink
+    turn = cv2.getRotationMatrix2D((shape[1] / 2, shape[0] / 2), float(rng.uniform(-4, 4)), 1.0)
+    rule, writing = (cv2.warpAffine(a, turn, shape[::-1])[pad:-pad, pad:-pad] for a in (rule, writing))
+    paper = np.float32([240, 236, 228]) * (1 - rule[..., None])
+    paper += np.float32(RULING_COLOURS[rng.integers(len(RULING_COLOURS))]) * rule[..., None]
+    pen = np.float32([[35, 40, 70], [30, 30, 35], [30, 50, 140]][rng.integers(3)])
+    a = cv2.GaussianBlur(writing, (0, 0), 1.0)[..., None] * 0.95
+    photo = (paper * (1 - a) + pen * a) * _uneven_light(rng, floor=0.4)[..., None]
+    photo += rng.normal(0, 3, photo.shape[:2] + (1,))
+    return _encode(np.clip(photo, 0, 255).astype(np.uint8), "JPEG", quality=80)
+
+
 # ---- hostile files ----------------------------------------------------------------------
 
 
