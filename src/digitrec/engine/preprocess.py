@@ -285,6 +285,16 @@ def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     scale = OUTLINE_SIDE / max(height, width)
     if min(size) < MIN_RULED_SIDE or scale >= 1:
         return None
+    # A desk round a note is darker than the note along most of the picture's edges: where
+    # they are as light as the paper (a page, a scan, a card), there is no outline to find.
+    thumbnail = _sample(image)
+    light = (
+        thumbnail
+        if thumbnail.ndim == 2
+        else thumbnail[..., :3].astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    )
+    if np.median(_border_ring(light)) > (1 - OUTLINED_CONTRAST) * np.percentile(light, 95):
+        return None
     picture = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     lightness = picture if picture.ndim == 2 else cv2.cvtColor(picture[..., :3], cv2.COLOR_RGB2GRAY)
     blurred = cv2.GaussianBlur(lightness, (0, 0), 1.0)
