@@ -97,6 +97,7 @@ NEAR_DESK = 0.3  # ... its desk read within this share of its side beyond it,
 OUTLINED_CONTRAST = 0.2  # ... darker by this share of the paper's level,
 MAX_OUTLINED_WRITING = 0.45  # ... writing filling at most this share of it,
 OUTLINED_PAPER_EDGE = 0.8  # ... and paper along this share of the inside of its edge
+LUMA = np.float32([0.299, 0.587, 0.114])  # lightness from RGB (ITU-R BT.601)
 SHEET_EDGE = 0.03  # the sheet's edge (and its shadow) left out: this share of the side
 UNEVEN_RING = 0.25  # the border ring spread over this share of the image's range: a shadow on it
 THIN_DOMINANCE = 1.5  # thin lines of one polarity this much stronger than the other's: the ink
@@ -227,8 +228,8 @@ def _picture_ink_map(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 4:
         image = _flatten_alpha(image) if image[..., 3].min() < 250 else image[..., :3]
     sample = _sample(image).astype(np.float32)
-    grey = sample if sample.ndim == 2 else sample @ np.float32([0.299, 0.587, 0.114])
-    sheet = _sheet_in(image)
+    grey = _lightness(sample)
+    sheet = _sheet_in(image, grey)
     if sheet is None:
         sign = _ink_sign(grey)  # +1: ink darker than paper
         background = np.atleast_1d(np.median(_border_ring(sample), axis=0))
@@ -256,22 +257,28 @@ def _sample(image: np.ndarray) -> np.ndarray:
     return image[:: max(1, image.shape[0] // 64), :: max(1, image.shape[1] // 64)]
 
 
-def _sheet_in(image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _lightness(pixels: np.ndarray) -> np.ndarray:
+    """float32 lightness of grey (H, W) or RGB (H, W, 3+) pixels."""
+    pixels = pixels.astype(np.float32)
+    return pixels if pixels.ndim == 2 else pixels[..., :3] @ LUMA
+
+
+def _sheet_in(image: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``_sheet_on_desk`` on the picture's thumbnail (the sample's size, but averaged, not
     every n-th pixel, so that the paper is smooth to follow): in its darkest channel, then
     in its lightness. Paper is light in every channel; a wooden desk, as light as paper
     the light has dimmed, is dark in blue: the darkest channel tells them apart."""
-    height, width = _sample(image).shape[:2]
+    height, width = grey.shape
     smooth = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    sheet = _sheet_by_outline(image, (width, height))
+    sheet = _sheet_by_outline(image, grey)
     if sheet is None:
         sheet = _sheet_on_desk(smooth if smooth.ndim == 2 else smooth.min(axis=2))
     if sheet is None and smooth.ndim == 3:  # a coloured note (yellow is dark in blue): its lightness
-        sheet = _sheet_on_desk(smooth.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]))
+        sheet = _sheet_on_desk(_lightness(smooth))
     return sheet
 
 
-def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+def _sheet_by_outline(image: np.ndarray, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """A sheet wholly in the picture (a sticky note) on a desk, found by its outline; looked
     for first, since ``_sheet_on_desk`` cannot follow a note's paper where writing that
     nearly fills it cuts it into pieces on the thumbnail (it then found a sheet with
@@ -279,21 +286,15 @@ def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     over the levels Otsu splits. The note's edge is a sharp step all the way round: the
     largest outline at ``OUTLINE_SIDE`` px, with the writing inside it, wrapped in its
     convex hull, and held to the tests of ``_passes_for_a_sheet`` at that size. Returns
-    (the paper on the thumbnail of ``size``, the sheet at ``OUTLINE_SIDE``), or None: a
+    (the paper on the thumbnail ``grey`` shows, the sheet at ``OUTLINE_SIDE``), or None: a
     page cut by the picture's edges has no closed outline, and is left to ``_sheet_on_desk``."""
     height, width = image.shape[:2]
     scale = OUTLINE_SIDE / max(height, width)
-    if min(size) < MIN_RULED_SIDE or scale >= 1:
+    if min(grey.shape) < MIN_RULED_SIDE or scale >= 1:
         return None
     # A desk round a note is darker than the note along most of the picture's edges: where
     # they are as light as the paper (a page, a scan, a card), there is no outline to find.
-    thumbnail = _sample(image)
-    light = (
-        thumbnail
-        if thumbnail.ndim == 2
-        else thumbnail[..., :3].astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
-    )
-    if np.median(_border_ring(light)) > (1 - OUTLINED_CONTRAST) * np.percentile(light, 95):
+    if np.median(_border_ring(grey)) > (1 - OUTLINED_CONTRAST) * np.percentile(grey, 95):
         return None
     picture = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     lightness = picture if picture.ndim == 2 else cv2.cvtColor(picture[..., :3], cv2.COLOR_RGB2GRAY)
@@ -308,21 +309,22 @@ def _sheet_by_outline(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     if not outlines:
         return None
     hull = cv2.convexHull(max(outlines, key=cv2.contourArea))
-    grey = lightness.astype(np.float32)
-    sheet = np.zeros(grey.shape, np.uint8)
+    seen = lightness.astype(np.float32)
+    sheet = np.zeros(seen.shape, np.uint8)
     cv2.drawContours(sheet, [hull], -1, 1, cv2.FILLED)
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8)).view(bool)  # inside the edge, blurred and dilated
     if sheet.sum() < 2:
         return None
-    levels = cv2.normalize(grey[sheet], None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    levels = cv2.normalize(seen[sheet], None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     threshold, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     paper = np.zeros_like(sheet)
     paper[sheet] = levels.ravel() > threshold
     outline, _ = cv2.findContours(sheet.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not _passes_for_a_sheet(grey, paper, sheet, np.concatenate(outline), outlined=True):
+    if not _passes_for_a_sheet(seen, paper, sheet, np.concatenate(outline), outlined=True):
         return None
     # The paper on the thumbnail the border ring is read on; the sheet at this size.
-    return cv2.resize(paper.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).view(bool), sheet
+    thumbnail = grey.shape[::-1]
+    return cv2.resize(paper.view(np.uint8), thumbnail, interpolation=cv2.INTER_NEAREST).view(bool), sheet
 
 
 def _sheet_on_desk(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -1297,7 +1299,7 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     rgb = rgba[..., :3].astype(np.float32)
     opaque = alpha[..., 0] > 0.5
-    luma = rgb[opaque] @ np.float32([0.299, 0.587, 0.114])
+    luma = rgb[opaque] @ LUMA
     background = 255.0 if luma.mean() < 128 else 0.0  # dark strokes go on white
     return (rgb * alpha + background * (1 - alpha)).astype(np.uint8)
 
